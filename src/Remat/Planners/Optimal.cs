@@ -1,0 +1,38 @@
+namespace Remat.Planners;
+
+/// <summary>
+/// The least time among schedules of the chain model whose peak is within the budget.
+/// Short chains are searched exactly (<see cref="ExhaustiveSearch"/>); longer ones take the best of the
+/// rotor dynamic program (<see cref="Rotor"/>), so the result is never worse than rotor's.
+/// </summary>
+public sealed class Optimal : IPlanner
+{
+    /// <summary>Chains up to this many stages are searched exactly.</summary>
+    public const int ExactUpTo = 6;
+
+    private readonly long _budget;
+    private readonly int _slots, _exactUpTo;
+
+    /// <summary>A planner for <paramref name="budgetBytes"/>; <paramref name="slots"/> is the resolution of the dynamic program.</summary>
+    public Optimal(long budgetBytes, int slots = Rotor.DefaultSlots) : this(budgetBytes, slots, ExactUpTo)
+    {
+    }
+
+    /// <summary>As the public constructor, with exact search up to <paramref name="exactUpTo"/> stages (0: never).</summary>
+    internal Optimal(long budgetBytes, int slots, int exactUpTo)
+    {
+        _ = new Rotor(budgetBytes, slots); // validates the arguments
+        _budget = budgetBytes;
+        _slots = slots;
+        _exactUpTo = Math.Min(exactUpTo, ExhaustiveSearch.MaxStages);
+    }
+
+    /// <inheritdoc />
+    public string Name => "optimal";
+
+    /// <inheritdoc />
+    public Schedule Plan(Chain chain) =>
+        chain.Length <= _exactUpTo
+            ? new ExhaustiveSearch(_budget).Plan(chain, Name)
+            : new Rotor(_budget, _slots).Plan(chain, Name);
+}

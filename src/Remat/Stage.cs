@@ -1,0 +1,21 @@
+namespace Remat;
+
+/// <summary>
+/// One stage of a <see cref="Chain"/>: stage k computes x_k from x_{k-1}
+/// (the symbols of the chain model, after Beaumont et al. 2019).
+/// </summary>
+/// <param name="Name">A label for reports; not used by the planners.</param>
+/// <param name="ForwardTime">f_k: the time of one forward of the stage (any unit, at least 0).</param>
+/// <param name="BackwardTime">b_k: the time of its backward (at least 0).</param>
+/// <param name="OutputBytes">a_k: the size of x_k; the gradient d_k has the same size.</param>
+/// <param name="SavedBytes">abar_k: everything the stage keeps for its backward when recorded, its output included.</param>
+/// <param name="ForwardTempBytes">ftmp_k: transient memory while the forward runs.</param>
+/// <param name="BackwardTempBytes">btmp_k: transient memory while the backward runs.</param>
+public sealed record Stage(
+    string Name,
+    double ForwardTime,
+    double BackwardTime,
+    long OutputBytes,
+    long SavedBytes,
+    long ForwardTempBytes = 0,
+    long BackwardTempBytes = 0);
