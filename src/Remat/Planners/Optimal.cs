@@ -8,7 +8,7 @@ namespace Remat.Planners;
 public sealed class Optimal : IPlanner
 {
     /// <summary>Chains up to this many stages are searched exactly.</summary>
-    public const int ExactUpTo = 6;
+    public const int ExactUpTo = ExhaustiveSearch.MaxStages;
 
     private readonly long _budget;
     private readonly int _slots, _exactUpTo;
@@ -29,6 +29,10 @@ public sealed class Optimal : IPlanner
 
     /// <inheritdoc />
     public string Name => "optimal";
+
+    /// <summary>The smallest budget this planner meets for <paramref name="chain"/>.</summary>
+    public static long MinimumBudget(Chain chain) =>
+        chain.Length <= ExactUpTo ? ExhaustiveSearch.MinimumPeak(chain) : new RotorMinimumPeak(chain).PeakBytes;
 
     /// <inheritdoc />
     public Schedule Plan(Chain chain) =>

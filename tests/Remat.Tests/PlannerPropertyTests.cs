@@ -1,0 +1,177 @@
+using Remat.Planners;
+using Xunit.Abstractions;
+
+namespace Remat.Tests;
+
+public class PlannerPropertyTests(ITestOutputHelper output)
+{
+    private static long StoreAllPeak(Chain chain) => Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes;
+
+    [Fact]
+    public void Every_planner_gives_a_valid_schedule_within_its_budget_and_the_same_one_each_time()
+    {
+        var rng = new Random(11);
+        for (int trial = 0; trial < 300; trial++)
+        {
+            var chain = RandomChains.Make(rng, rng.Next(1, 41));
+            long budget = RandomChains.Between(rng, Optimal.MinimumBudget(chain), StoreAllPeak(chain));
+            IPlanner[] planners =
+            [
+                new StoreAll(), new Periodic(rng.Next(1, 8)), new Periodic(), new Revolve(rng.Next(1, 8)),
+                new ChenGreedy(), new Rotor(budget), new Optimal(budget),
+            ];
+            foreach (var planner in planners)
+            {
+                var trace = Simulator.Run(chain, planner.Plan(chain));
+                Assert.Equal(trace.Schedule.Ops, planner.Plan(chain).Ops);
+                if (planner is Rotor or Optimal)
+                    Assert.True(trace.PeakBytes <= budget, $"trial {trial}: {planner.Name} peaks at {trace.PeakBytes} over the budget {budget}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Rotor_is_never_better_than_the_exhaustive_optimum_and_optimal_matches_it_on_short_chains()
+    {
+        var rng = new Random(7);
+        int trials = 3000, worse = 0, infeasible = 0;
+        double largestGap = 0, sumGap = 0;
+        for (int trial = 0; trial < trials; trial++)
+        {
+            var chain = RandomChains.Make(rng, rng.Next(1, 7));
+            long exactMin = ExhaustiveSearch.MinimumPeak(chain);
+            long rotorMin = RotorMinimum(chain);
+            Assert.True(exactMin <= rotorMin, $"trial {trial}: exhaustive needs {exactMin}, more than rotor's {rotorMin}");
+            long budget = RandomChains.Between(rng, exactMin, StoreAllPeak(chain));
+            var exact = Simulator.Run(chain, new ExhaustiveSearch(budget).Plan(chain));
+            var optimal = Simulator.Run(chain, new Optimal(budget).Plan(chain));
+            Assert.True(exact.PeakBytes <= budget);
+            Assert.Equal(exact.Time, optimal.Time);
+            if (budget < rotorMin)
+            {
+                infeasible++;
+                continue;
+            }
+            var rotor = Simulator.Run(chain, new Rotor(budget, (int)budget).Plan(chain)); // one-byte slots: exact
+            Assert.True(rotor.PeakBytes <= budget, $"trial {trial}: rotor peaks at {rotor.PeakBytes} over {budget}");
+            Assert.True(rotor.Time >= exact.Time, $"trial {trial}: rotor ({rotor.Time}) beats the exhaustive optimum ({exact.Time})");
+            Assert.Equal(rotor.Time, Simulator.Run(chain, new Optimal(budget, (int)budget, exactUpTo: 0).Plan(chain)).Time);
+            if (rotor.Time > exact.Time)
+            {
+                worse++;
+                double gap = rotor.Time / exact.Time - 1;
+                sumGap += gap;
+                largestGap = Math.Max(largestGap, gap);
+            }
+        }
+        output.WriteLine($"{trials} random chains of 1-6 stages: rotor slower than the exact optimum on {worse}, " +
+                         $"infeasible at a budget the exact search meets on {infeasible}; largest gap {largestGap:P1}, " +
+                         $"mean gap where slower {(worse == 0 ? 0 : sumGap / worse):P1}");
+    }
+
+    private static long RotorMinimum(Chain chain)
+    {
+        try
+        {
+            new Rotor(0).Plan(chain);
+            return 0;
+        }
+        catch (InfeasibleBudgetException e)
+        {
+            return e.MinimumBytes;
+        }
+    }
+
+    [Fact]
+    public void Rotor_is_the_best_of_its_family_when_every_size_is_a_whole_number_of_slots()
+    {
+        var rng = new Random(5);
+        for (int trial = 0; trial < 300; trial++)
+        {
+            const long unit = 1 << 20;
+            var chain = RandomChains.Make(rng, rng.Next(1, 6), unit);
+            var family = Family(chain).Select(ops => Simulator.Run(chain, new Schedule("family", ops))).ToList();
+            long budget = RandomChains.Between(rng, family.Min(t => t.PeakBytes) / unit, StoreAllPeak(chain) / unit) * unit;
+            double best = family.Where(t => t.PeakBytes <= budget).Min(t => t.Time);
+            var rotor = Simulator.Run(chain, new Rotor(budget, (int)(budget / unit)).Plan(chain));
+            Assert.True(best == rotor.Time, $"trial {trial}: the family's best is {best}, rotor found {rotor.Time}");
+        }
+    }
+
+    /// <summary>Every schedule of the rotor family, enumerated by brute force.</summary>
+    private static IEnumerable<List<Op>> Family(Chain chain)
+    {
+        int L = chain.Length;
+        IEnumerable<List<Op>> Advance(int s, int end) => [[Op.Fck(s), .. Enumerable.Range(s + 1, end - s).Select(Op.Fn)]];
+        IEnumerable<List<Op>> Concat(params IEnumerable<List<Op>>[] parts) =>
+            parts.Aggregate((IEnumerable<List<Op>>)[[]], (acc, part) => acc.SelectMany(a => part.Select(p => a.Concat(p).ToList())));
+        IEnumerable<List<Op>> Interval(int s, int t)
+        {
+            if (s == t)
+                return [[Op.Fe(s), Op.B(s)]];
+            var record = Concat([[Op.Fe(s)]], Interval(s + 1, t), [[Op.B(s)]]);
+            return record.Concat(Enumerable.Range(s + 1, t - s).SelectMany(j => Concat(Advance(s, j - 1), Interval(j, t), Interval(s, j - 1))));
+        }
+        IEnumerable<List<Op>> Top(int s)
+        {
+            if (s == L + 1)
+                return [[Op.Loss]];
+            var record = Concat([[Op.Fe(s)]], Top(s + 1), [[Op.B(s)]]);
+            return record.Concat(Enumerable.Range(s + 1, L + 1 - s).SelectMany(j => Concat(Advance(s, j - 1), Top(j), Interval(s, j - 1))));
+        }
+        return Top(1);
+    }
+
+    [Fact]
+    public void Optimal_is_never_worse_than_another_planner_at_that_planners_peak()
+    {
+        var rng = new Random(13);
+        const long unit = 1 << 10;
+        for (int trial = 0; trial < 60; trial++)
+        {
+            var chain = RandomChains.Make(rng, rng.Next(2, 30), unit);
+            IPlanner[] others = [new StoreAll(), new Periodic(), new Periodic(rng.Next(2, 6)), new Revolve(rng.Next(1, 6)), new ChenGreedy()];
+            foreach (var other in others)
+            {
+                var theirs = Simulator.Run(chain, other.Plan(chain));
+                var ours = Simulator.Run(chain, new Optimal(theirs.PeakBytes, (int)(theirs.PeakBytes / unit)).Plan(chain));
+                Assert.True(ours.Time <= theirs.Time,
+                    $"trial {trial}: {other.Name} takes {theirs.Time} at peak {theirs.PeakBytes}; optimal takes {ours.Time}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Below_the_smallest_budget_optimal_reports_that_budget()
+    {
+        var rng = new Random(17);
+        foreach (int L in new[] { 4, 12 })
+        {
+            var chain = RandomChains.Make(rng, L);
+            long min = Optimal.MinimumBudget(chain);
+            Assert.True(Simulator.Run(chain, new Optimal(min).Plan(chain)).PeakBytes <= min);
+            var e = Assert.Throws<InfeasibleBudgetException>(() => new Optimal(min - 1).Plan(chain));
+            Assert.Equal(min, e.MinimumBytes);
+            Assert.Contains("smallest budget", e.Message);
+        }
+    }
+
+    [Fact]
+    public void The_frontier_trades_memory_for_time_monotonically()
+    {
+        var rng = new Random(19);
+        foreach (int L in new[] { 5, 20 })
+        {
+            var chain = RandomChains.Make(rng, L);
+            var frontier = ParetoFrontier.Compute(chain, budgets: 12);
+            Assert.True(frontier.Count >= 2, $"L={L}: a frontier of {frontier.Count} point(s)");
+            for (int i = 1; i < frontier.Count; i++)
+            {
+                Assert.True(frontier[i].PeakBytes > frontier[i - 1].PeakBytes);
+                Assert.True(frontier[i].Time < frontier[i - 1].Time);
+            }
+            Assert.Equal(chain.BaselineTime, frontier[^1].Time);
+            Assert.Equal(Optimal.MinimumBudget(chain), frontier[0].PeakBytes);
+        }
+    }
+}
