@@ -1,1 +1,1 @@
-return 0;
+return Remat.Cli.Cli.Run(args, Console.Out, Console.Error);

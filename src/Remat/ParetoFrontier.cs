@@ -14,9 +14,11 @@ public static class ParetoFrontier
     /// <summary>
     /// Plans with <see cref="Optimal"/> across budgets. A chain that is searched exactly is swept point by
     /// point (each next budget one byte below the last peak, so every point of the frontier is found);
-    /// a longer one at <paramref name="budgets"/> evenly spaced budgets.
+    /// a longer one at <paramref name="budgets"/> evenly spaced budgets and at <paramref name="alsoAt"/>
+    /// (the peaks of other planners, so that they are placed against the frontier exactly).
     /// </summary>
-    public static IReadOnlyList<FrontierPoint> Compute(Chain chain, int budgets = 32, int slots = Rotor.DefaultSlots)
+    public static IReadOnlyList<FrontierPoint> Compute(Chain chain, int budgets = 32, int slots = Rotor.DefaultSlots,
+        IEnumerable<long>? alsoAt = null)
     {
         long max = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes;
         long min = Optimal.MinimumBudget(chain);
@@ -36,6 +38,9 @@ public static class ParetoFrontier
             int n = Math.Max(2, budgets);
             for (int i = 0; i < n; i++)
                 Add(min + (long)((double)(max - min) * i / (n - 1)));
+            foreach (long budget in alsoAt ?? [])
+                if (budget >= min)
+                    Add(Math.Min(budget, max));
         }
         return Pareto(points);
     }

@@ -37,7 +37,7 @@ public sealed class ExhaustiveSearch(long budgetBytes) : IPlanner
     {
         int L = chain.Length;
         if (L > MaxStages)
-            throw new ArgumentOutOfRangeException(nameof(chain), $"exhaustive search takes at most {MaxStages} stages, and the chain has {L}.");
+            throw new PlanningLimitException($"exhaustive search takes at most {MaxStages} stages, and the chain has {L}.");
         int plainBits = L + 1, recordBits = L;
         int stateCount = (L + 2) << (plainBits + recordBits);
         var cost = new double[stateCount];

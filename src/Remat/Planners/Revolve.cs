@@ -34,8 +34,7 @@ public sealed class Revolve : IPlanner
         int L = chain.Length, s = Math.Min(_snapshots, L);
         long count = ForwardCount(L, s) + L + 1;
         if (count > Array.MaxLength)
-            throw new ArgumentOutOfRangeException(nameof(chain),
-                $"Revolve with {s} snapshots on {L} stages makes {count} operations, more than a schedule holds; give more snapshots.");
+            throw new PlanningLimitException($"Revolve with {s} snapshots on {L} stages makes {count} operations, more than a schedule holds; give more snapshots.");
         var ops = new Ops(new Op[count]);
         Reverse(ops, 1, L, s, L);
         return new Schedule(Name, ops.Items);

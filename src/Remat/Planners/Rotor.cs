@@ -2,8 +2,9 @@ namespace Remat.Planners;
 
 /// <summary>
 /// The optimal schedule of the rotor family for a memory budget (Beaumont et al. 2019): the dynamic
-/// program of <see cref="RotorTable"/> with the budget cut into slots. Where the slot rounding loses a
-/// schedule that fits in exact bytes, the family's least-peak schedule is used instead.
+/// program of <see cref="RotorTable"/> with the budget cut into slots. Because slot rounding can lose a
+/// schedule that fits in exact bytes, the family's least-peak schedule and store-all compete with the
+/// table's pick, each measured by the simulator.
 /// </summary>
 public sealed class Rotor : IPlanner
 {
@@ -29,26 +30,40 @@ public sealed class Rotor : IPlanner
     /// <inheritdoc />
     public string Name => "rotor";
 
+    /// <summary>
+    /// The slot: the greatest common divisor of the chain's sizes where the budget holds at most the
+    /// given number of them (the table is then exact), else the budget divided by the number of slots.
+    /// </summary>
+    private long SlotBytes(Chain chain)
+    {
+        long gcd = chain.Stages.Aggregate(chain.InputBytes, (g, s) =>
+            Gcd(Gcd(Gcd(Gcd(g, s.OutputBytes), s.SavedBytes), s.ForwardTempBytes), s.BackwardTempBytes));
+        if (gcd > 0 && _budget / gcd <= _slots)
+            return gcd;
+        return Math.Max(1, (_budget + _slots - 1) / _slots);
+    }
+
+    private static long Gcd(long a, long b) => b == 0 ? a : Gcd(b, a % b);
+
     /// <inheritdoc />
     public Schedule Plan(Chain chain) => Plan(chain, Name);
 
     /// <summary>The fastest rotor-family schedule within the budget, named <paramref name="strategy"/>.</summary>
     internal Schedule Plan(Chain chain, string strategy)
     {
-        if (chain.Length > MaxStages)
-            throw new ArgumentOutOfRangeException(nameof(chain),
-                $"the dynamic program takes at most {MaxStages} stages, and the chain has {chain.Length}; group stages, or use revolve or periodic.");
         var least = new RotorMinimumPeak(chain);
         if (_budget < least.PeakBytes)
             throw new InfeasibleBudgetException(strategy, _budget, least.PeakBytes);
-        int slots = (int)Math.Min(_slots, _budget);
-        long slotBytes = Math.Max(1, (_budget + slots - 1) / slots);
+        long slotBytes = SlotBytes(chain);
+        int slots = (int)Math.Min(_slots, _budget / slotBytes);
         var table = new RotorTable(chain, slotBytes, slots);
         int memory = (int)Math.Min(slots, (_budget - chain.InputBytes) / slotBytes);
-        var fallback = RotorFamily.Emit(strategy, chain.Length, least, 0);
-        if (float.IsPositiveInfinity(table.Time(memory)))
-            return fallback;
-        var planned = RotorFamily.Emit(strategy, chain.Length, table, memory);
-        return Simulator.Run(chain, planned).Time <= Simulator.Run(chain, fallback).Time ? planned : fallback;
+        var candidates = new List<Schedule> { RotorFamily.Emit(strategy, chain.Length, least, 0) };
+        if (!float.IsPositiveInfinity(table.Time(memory)))
+            candidates.Add(RotorFamily.Emit(strategy, chain.Length, table, memory));
+        var storeAll = new StoreAll().Plan(chain);
+        if (Simulator.Run(chain, storeAll).PeakBytes <= _budget)
+            candidates.Add(new Schedule(strategy, storeAll.Ops));
+        return candidates.Select(c => Simulator.Run(chain, c)).Where(t => t.PeakBytes <= _budget).MinBy(t => t.Time)!.Schedule;
     }
 }

@@ -13,6 +13,8 @@ internal sealed class RotorMinimumPeak : RotorFamily.IChooser
     public RotorMinimumPeak(Chain chain)
     {
         int L = chain.Length;
+        if (L > Rotor.MaxStages)
+            throw new PlanningLimitException($"the dynamic program takes at most {Rotor.MaxStages} stages, and the chain has {L}; group stages, or use revolve or periodic.");
         long A(int k) => chain.OutputBytes(k);
         long Abar(int k) => chain[k].SavedBytes;
         long Ft(int k) => chain[k].ForwardTempBytes;

@@ -1,0 +1,37 @@
+using System.CommandLine;
+
+namespace Remat.Cli;
+
+/// <summary>The <c>remat</c> command: parses, runs, and turns every user mistake into a message and exit code 2.</summary>
+public static class Cli
+{
+    /// <summary>Exit code of a usage error: bad arguments, a bad chain file, an infeasible budget.</summary>
+    public const int UsageError = 2;
+
+    /// <summary>Runs <c>remat</c> with <paramref name="args"/>, writing to the given writers; returns the exit code.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var root = new RootCommand("Remat: activation checkpointing for .NET. Plan which activations to keep and which to recompute.")
+        {
+            PlanCommand.Create(output),
+            CompareCommand.Create(output),
+        };
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var e in parse.Errors)
+                error.WriteLine($"remat: {e.Message}");
+            error.WriteLine("Run 'remat --help', or 'remat COMMAND --help', for the options.");
+            return UsageError;
+        }
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e) when (e is UsageException or ChainException or InfeasibleBudgetException or PlanningLimitException)
+        {
+            error.WriteLine($"remat: {e.Message}");
+            return UsageError;
+        }
+    }
+}

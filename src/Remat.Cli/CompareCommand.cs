@@ -1,0 +1,66 @@
+using System.CommandLine;
+using System.Text;
+using Remat.Planners;
+
+namespace Remat.Cli;
+
+/// <summary><c>remat compare</c>: every strategy side by side at one budget, against the Pareto frontier.</summary>
+internal static class CompareCommand
+{
+    public static Command Create(TextWriter output)
+    {
+        var source = new ChainSource();
+        var strategies = new StrategyOptions();
+        var points = Options.Count("--points", "Budgets tried for the frontier of a chain too long to search exactly (default 16).", 2);
+        var command = new Command("compare", "Compare every strategy at a budget, and show the memory/time frontier.");
+        foreach (var o in source.All.Concat(strategies.All).Append(points))
+            command.Options.Add(o);
+        command.SetAction(parse =>
+        {
+            var chain = source.Build(parse);
+            int slots = parse.GetValue(strategies.Slots) ?? Rotor.DefaultSlots;
+            long storeAll = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes;
+            long min = Optimal.MinimumBudget(chain);
+            long budget = parse.GetValue(strategies.Budget) ?? min + (storeAll - min) / 2;
+            var rows = new List<(string Name, Trace? Trace, long Minimum)>();
+            foreach (string name in StrategyOptions.Names)
+            {
+                try
+                {
+                    rows.Add((name, Simulator.Run(chain, strategies.Create(name, chain, parse, budget).Plan(chain)), 0));
+                }
+                catch (InfeasibleBudgetException e)
+                {
+                    rows.Add((name, null, e.MinimumBytes));
+                }
+            }
+            var frontier = ParetoFrontier.Compute(chain, parse.GetValue(points) ?? 16, slots,
+                rows.Where(r => r.Trace is not null).Select(r => r.Trace!.PeakBytes));
+            var sb = new StringBuilder();
+            sb.AppendLine($"chain: {chain.Length} stages, store-all peak {Size.Format(storeAll)}, smallest feasible budget {Size.Format(min)}");
+            sb.AppendLine($"budget: {Size.Format(budget)}" + (parse.GetValue(strategies.Budget) is null ? " (halfway; set it with --budget)" : ""));
+            sb.AppendLine();
+            sb.AppendLine($"{"strategy",-10} {"peak",12} {"time",10} {"overhead",9} {"forwards",9}  {"budget",-6} {"vs frontier",11}");
+            foreach (var (name, trace, minimum) in rows)
+            {
+                if (trace is null)
+                {
+                    sb.AppendLine($"{name,-10} needs at least {Size.Format(minimum)}");
+                    continue;
+                }
+                double? best = ParetoFrontier.TimeAt(frontier, trace.PeakBytes);
+                string gap = best is { } t && t > 0 ? PlanReport.Overhead(trace.Time, t) : "-";
+                sb.AppendLine($"{name,-10} {Size.Format(trace.PeakBytes),12} {PlanReport.Num(trace.Time),10} " +
+                              $"{PlanReport.Overhead(trace.Time, chain.BaselineTime),9} {trace.ForwardCount,9}  {(trace.PeakBytes <= budget ? "fits" : "over"),-6} {gap,11}");
+            }
+            sb.AppendLine();
+            sb.AppendLine("frontier (optimal at each budget):");
+            sb.AppendLine($"{"peak",12} {"time",10} {"overhead",9}");
+            foreach (var p in frontier)
+                sb.AppendLine($"{Size.Format(p.PeakBytes),12} {PlanReport.Num(p.Time),10} {PlanReport.Overhead(p.Time, chain.BaselineTime),9}");
+            output.Write(sb.ToString());
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,107 @@
+using System.Text.Json;
+using Remat.Cli;
+
+namespace Remat.Tests;
+
+public class CliTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Cli.Cli.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public void Plan_json_follows_the_spec_and_its_figures_are_the_simulators()
+    {
+        var (code, json, err) = Run("plan", "--layers", "12", "--strategy", "optimal", "--budget", "512MiB", "--json");
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(json);
+        var root = doc.RootElement;
+        Assert.Equal("optimal", root.GetProperty("strategy").GetString());
+        Assert.Equal(12, root.GetProperty("stages").GetInt32());
+        Assert.Equal(512L << 20, root.GetProperty("budgetBytes").GetInt64());
+        var ops = root.GetProperty("ops").EnumerateArray()
+            .Select(o => new Op(Enum.Parse<OpKind>(o.GetProperty("op").GetString()!), o.TryGetProperty("stage", out var s) ? s.GetInt32() : 0));
+        var chain = Chain.Uniform(12, 32L << 20, 96L << 20, 1, 2);
+        var trace = Simulator.Run(chain, new Schedule("optimal", ops));
+        Assert.Equal(trace.PeakBytes, root.GetProperty("peakBytes").GetInt64());
+        Assert.Equal(trace.Time, root.GetProperty("time").GetDouble());
+        Assert.Equal(trace.ForwardCount, root.GetProperty("forwardCount").GetInt64());
+        Assert.Equal(trace.Time / chain.BaselineTime - 1, root.GetProperty("overhead").GetDouble(), 12);
+        Assert.True(trace.PeakBytes <= 512L << 20);
+    }
+
+    [Fact]
+    public void A_strategy_without_a_budget_reports_a_null_budget()
+    {
+        var (code, json, _) = Run("plan", "--layers", "9", "--strategy", "periodic", "--json");
+        Assert.Equal(0, code);
+        Assert.Equal(JsonValueKind.Null, JsonDocument.Parse(json).RootElement.GetProperty("budgetBytes").ValueKind);
+    }
+
+    [Fact]
+    public void The_summary_names_peak_time_overhead_and_the_recomputed_stages()
+    {
+        var (code, text, _) = Run("plan", "--layers", "16", "--strategy", "periodic");
+        Assert.Equal(0, code);
+        Assert.Contains("peak", text);
+        Assert.Contains("overhead +", text);
+        Assert.Contains("stages 1-12 once", text);
+    }
+
+    [Fact]
+    public void An_infeasible_budget_exits_2_and_names_the_smallest_budget_that_works()
+    {
+        var (code, _, err) = Run("plan", "--layers", "16", "--budget", "10MiB");
+        Assert.Equal(Cli.Cli.UsageError, code);
+        Assert.Contains("smallest budget that works is", err);
+        Assert.DoesNotContain("   at ", err);
+    }
+
+    [Theory]
+    [InlineData("plan", "--layers", "0")]
+    [InlineData("plan", "--layers", "4", "--budget", "lots")]
+    [InlineData("plan", "--layers", "4", "--strategy", "magic")]
+    [InlineData("plan", "--chain", "/does/not/exist.json")]
+    [InlineData("plan", "--layers", "4", "--chain", "x.json")]
+    [InlineData("plan")]
+    [InlineData("plan", "--layers", "4", "--uniform", "output=1MiB,saved=1KiB")]
+    [InlineData("plan", "--layers", "4", "--strategy", "optimal")]
+    [InlineData("frobnicate")]
+    public void Usage_errors_exit_2_with_a_message_and_no_stack_trace(params string[] args)
+    {
+        var (code, _, err) = Run(args);
+        Assert.Equal(Cli.Cli.UsageError, code);
+        Assert.StartsWith("remat: ", err);
+        Assert.DoesNotContain("   at ", err);
+    }
+
+    [Fact]
+    public void Compare_lists_every_strategy_and_the_frontier()
+    {
+        var (code, text, err) = Run("compare", "--layers", "20", "--budget", "1GiB");
+        Assert.True(code == 0, err);
+        foreach (string name in new[] { "storeall", "periodic", "revolve", "chen", "optimal", "frontier" })
+            Assert.Contains(name, text);
+    }
+
+    [Fact]
+    public void A_chain_file_is_planned_like_the_same_chain_given_by_flags()
+    {
+        string path = Path.GetTempFileName();
+        File.WriteAllText(path, ChainJson.Serialize(Chain.Uniform(8, 1 << 20, 3 << 20, 1, 2)));
+        try
+        {
+            var fromFile = Run("plan", "--chain", path, "--strategy", "revolve", "--snapshots", "3", "--json");
+            var fromFlags = Run("plan", "--layers", "8", "--uniform", "output=1MiB,saved=3MiB", "--strategy", "revolve", "--snapshots", "3", "--json");
+            Assert.Equal(fromFlags.Out, fromFile.Out);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
