@@ -121,10 +121,13 @@ public sealed class Revolve : IPlanner
     /// <summary>The smallest r with beta(s, r) &gt;= n.</summary>
     private static int Repetitions(int n, int s)
     {
-        int r = 0;
-        while (Beta(s, r) < n)
+        long r = 0, range = 1; // range = beta(s, r), exact: range * (s + r) stays below 2^63 while range < n
+        while (range < n)
+        {
             r++;
-        return r;
+            range = range * (s + r) / r;
+        }
+        return (int)r;
     }
 
     /// <summary>beta(s, r) = C(s+r, s), 0 for negative arguments, saturating far above any chain length.</summary>
