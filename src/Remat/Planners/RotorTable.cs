@@ -97,6 +97,47 @@ internal sealed class RotorTable : RotorFamily.IChooser
     private int ForwardPeak(int s, int j) =>
         j - 1 > s ? _a[j - 2] + _a[j - 1] + _ftmp[j - 1] : _a[s] + _ftmp[s];
 
+    /// <summary>
+    /// One way to process an interval: choice 0 records stage s, j &gt; 0 checkpoints x_{j-1}. Its time at
+    /// memory m is cost + first[m - firstShift] + second[min(K, m - secondShift)], where m &gt;= need;
+    /// the rows are finite from firstFrom and secondFrom on.
+    /// </summary>
+    private readonly record struct Candidate(int Choice, int Need, float Cost,
+        float[] First, int FirstShift, int FirstFrom, float[]? Second, int SecondShift, int SecondFrom);
+
+    /// <summary>The candidates for s..t (s &lt; t) with d_t held: record s, or checkpoint x_{j-1} for j = s+1 .. t.</summary>
+    private IEnumerable<Candidate> IntervalCandidates(int s, int t)
+    {
+        int next = Pairs.Index(s + 1, t);
+        yield return new Candidate(0, Math.Max(_abar[s] + _ftmp[s], _abar[s] + _a[s] - _aFreed[t] + _btmp[s]), _fb[s],
+            _interval[next], _abar[s], _intervalFrom[next], null, 0, 0);
+        int forward = 0;
+        for (int j = s + 1; j <= t; j++)
+        {
+            forward = Math.Max(forward, ForwardPeak(s, j));
+            int right = Pairs.Index(j, t), left = Pairs.Index(s, j - 1);
+            // After the right part: x_{j-1} and d_t are freed and d_{j-1} is stored.
+            yield return new Candidate(j, forward, ForwardTime(s, j - 1), _interval[right], _a[j - 1], _intervalFrom[right],
+                _interval[left], 2 * _a[j - 1] - _aFreed[j - 1] - _aFreed[t], _intervalFrom[left]);
+        }
+    }
+
+    /// <summary>The candidates for s..L before the loss: record s, or checkpoint x_{j-1} for j = s+1 .. L+1.</summary>
+    private IEnumerable<Candidate> TopCandidates(int s)
+    {
+        yield return new Candidate(0, Math.Max(_abar[s] + _ftmp[s], _abar[s] + _a[s] + _btmp[s]), _fb[s],
+            _top[s + 1], _abar[s], _topFrom[s + 1], null, 0, 0);
+        int forward = 0;
+        for (int j = s + 1; j <= _length + 1; j++)
+        {
+            forward = Math.Max(forward, ForwardPeak(s, j));
+            int left = Pairs.Index(s, j - 1);
+            // After the right part: d_{j-1} has replaced x_{j-1}.
+            yield return new Candidate(j, forward, ForwardTime(s, j - 1), _top[j], _a[j - 1], _topFrom[j],
+                _interval[left], 2 * _a[j - 1] - _aFreed[j - 1], _intervalFrom[left]);
+        }
+    }
+
     private float[] IntervalRow(int s, int t)
     {
         var best = Row();
@@ -107,43 +148,28 @@ internal sealed class RotorTable : RotorFamily.IChooser
                 Array.Fill(best, _fb[s], need, _slots + 1 - need);
             return best;
         }
-        int chainNeed = Math.Max(Math.Max(_abar[s] + _ftmp[s], _abar[s] + _a[s] - _aFreed[t] + _btmp[s]), _abar[s]);
-        Relax(best, Math.Max(chainNeed, _intervalFrom[Pairs.Index(s + 1, t)] + _abar[s]), _fb[s], _interval[Pairs.Index(s + 1, t)], _abar[s], null, 0);
-        int forward = 0;
-        for (int j = s + 1; j <= t; j++)
-        {
-            forward = Math.Max(forward, ForwardPeak(s, j));
-            int right = _a[j - 1], left = 2 * _a[j - 1] - _aFreed[j - 1] - _aFreed[t];
-            int lo = Math.Max(Math.Max(forward, Math.Max(right, left)),
-                Math.Max(_intervalFrom[Pairs.Index(j, t)] + right, _intervalFrom[Pairs.Index(s, j - 1)] + left));
-            Relax(best, lo, ForwardTime(s, j - 1), _interval[Pairs.Index(j, t)], right, _interval[Pairs.Index(s, j - 1)], left);
-        }
+        foreach (var c in IntervalCandidates(s, t))
+            Relax(best, c);
         return best;
     }
 
     private float[] TopRow(int s)
     {
         var best = Row();
-        int chainNeed = Math.Max(_abar[s] + _ftmp[s], _abar[s] + _a[s] + _btmp[s]);
-        Relax(best, Math.Max(chainNeed, _topFrom[s + 1] + _abar[s]), _fb[s], _top[s + 1], _abar[s], null, 0);
-        int forward = 0;
-        for (int j = s + 1; j <= _length + 1; j++)
-        {
-            forward = Math.Max(forward, ForwardPeak(s, j));
-            int right = _a[j - 1], left = 2 * _a[j - 1] - _aFreed[j - 1];
-            int lo = Math.Max(Math.Max(forward, left), Math.Max(_topFrom[j] + right, _intervalFrom[Pairs.Index(s, j - 1)] + left));
-            Relax(best, lo, ForwardTime(s, j - 1), _top[j], right, _interval[Pairs.Index(s, j - 1)], left);
-        }
+        foreach (var c in TopCandidates(s))
+            Relax(best, c);
         return best;
     }
 
-    /// <summary>
-    /// best[m] = min(best[m], c + first[m - firstShift] + second[min(K, m - secondShift)]) for m = lo .. K;
-    /// <paramref name="second"/> null means no second part.
-    /// </summary>
-    private void Relax(float[] best, int lo, float c, float[] first, int firstShift, float[]? second, int secondShift)
+    /// <summary>The least memory at which a candidate can fit.</summary>
+    private static int Lowest(Candidate c) =>
+        Math.Max(Math.Max(c.Need, c.FirstShift + c.FirstFrom), c.Second is null ? 0 : Math.Max(c.SecondShift, c.SecondShift + c.SecondFrom));
+
+    /// <summary>best[m] = min(best[m], the candidate's time at m) for every m from its lowest to K.</summary>
+    private void Relax(float[] best, Candidate candidate)
     {
-        lo = Math.Max(lo, Math.Max(firstShift, second is null ? 0 : secondShift));
+        var (_, _, c, first, firstShift, _, second, secondShift, _) = candidate;
+        int lo = Lowest(candidate);
         if (lo > _slots)
             return;
         int clampFrom = second is null ? _slots + 1 : Math.Clamp(_slots + secondShift + 1, lo, _slots + 1);
@@ -189,47 +215,25 @@ internal sealed class RotorTable : RotorFamily.IChooser
         }
     }
 
-    public RotorFamily.Choice Interval(int s, int t, long memory)
+    public RotorFamily.Choice Interval(int s, int t, long memory) => Choose(IntervalCandidates(s, t), (int)memory);
+
+    public RotorFamily.Choice Top(int s, long memory) => Choose(TopCandidates(s), (int)memory);
+
+    /// <summary>The fastest candidate at memory m, timed as <see cref="Relax"/> times it, and the memory of its parts.</summary>
+    private RotorFamily.Choice Choose(IEnumerable<Candidate> candidates, int m)
     {
-        int m = (int)memory;
-        var best = new RotorFamily.Choice(0, m - _abar[s], 0);
-        float bestTime = Candidate(m, Math.Max(Math.Max(_abar[s] + _ftmp[s], _abar[s] + _a[s] - _aFreed[t] + _btmp[s]), _abar[s]),
-            _fb[s], _interval[Pairs.Index(s + 1, t)], _abar[s], null, 0);
-        int forward = 0;
-        for (int j = s + 1; j <= t; j++)
+        var best = default(RotorFamily.Choice);
+        float bestTime = float.PositiveInfinity;
+        foreach (var c in candidates)
         {
-            forward = Math.Max(forward, ForwardPeak(s, j));
-            int right = _a[j - 1], left = 2 * _a[j - 1] - _aFreed[j - 1] - _aFreed[t];
-            float time = Candidate(m, Math.Max(forward, Math.Max(right, left)), ForwardTime(s, j - 1),
-                _interval[Pairs.Index(j, t)], right, _interval[Pairs.Index(s, j - 1)], left);
+            if (m < Lowest(c))
+                continue;
+            float time = c.Second is null
+                ? c.Cost + c.First[m - c.FirstShift]
+                : c.Cost + c.First[m - c.FirstShift] + c.Second[Math.Min(_slots, m - c.SecondShift)];
             if (time < bestTime)
-                (bestTime, best) = (time, new RotorFamily.Choice(j, m - right, Math.Min(_slots, m - left)));
+                (bestTime, best) = (time, new RotorFamily.Choice(c.Choice, m - c.FirstShift, Math.Min(_slots, m - c.SecondShift)));
         }
         return best;
-    }
-
-    public RotorFamily.Choice Top(int s, long memory)
-    {
-        int m = (int)memory;
-        var best = new RotorFamily.Choice(0, m - _abar[s], 0);
-        float bestTime = Candidate(m, Math.Max(_abar[s] + _ftmp[s], _abar[s] + _a[s] + _btmp[s]), _fb[s], _top[s + 1], _abar[s], null, 0);
-        int forward = 0;
-        for (int j = s + 1; j <= _length + 1; j++)
-        {
-            forward = Math.Max(forward, ForwardPeak(s, j));
-            int right = _a[j - 1], left = 2 * _a[j - 1] - _aFreed[j - 1];
-            float time = Candidate(m, Math.Max(forward, left), ForwardTime(s, j - 1), _top[j], right, _interval[Pairs.Index(s, j - 1)], left);
-            if (time < bestTime)
-                (bestTime, best) = (time, new RotorFamily.Choice(j, m - right, m - left));
-        }
-        return best;
-    }
-
-    /// <summary>The time of one candidate at memory m, as <see cref="Relax"/> computes it; infinity where it does not fit.</summary>
-    private float Candidate(int m, int lo, float c, float[] first, int firstShift, float[]? second, int secondShift)
-    {
-        if (m < Math.Max(lo, Math.Max(firstShift, second is null ? 0 : secondShift)))
-            return float.PositiveInfinity;
-        return second is null ? c + first[m - firstShift] : c + first[m - firstShift] + second[Math.Min(_slots, m - secondShift)];
     }
 }
