@@ -11,7 +11,8 @@ public sealed class Optimal : IPlanner
     public const int ExactUpTo = ExhaustiveSearch.MaxStages;
 
     private readonly long _budget;
-    private readonly int _slots, _exactUpTo;
+    private readonly int _exactUpTo;
+    private readonly Rotor _rotor;
 
     /// <summary>A planner for <paramref name="budgetBytes"/>; <paramref name="slots"/> is the resolution of the dynamic program.</summary>
     public Optimal(long budgetBytes, int slots = Rotor.DefaultSlots) : this(budgetBytes, slots, ExactUpTo)
@@ -21,9 +22,8 @@ public sealed class Optimal : IPlanner
     /// <summary>As the public constructor, with exact search up to <paramref name="exactUpTo"/> stages (0: never).</summary>
     internal Optimal(long budgetBytes, int slots, int exactUpTo)
     {
-        _ = new Rotor(budgetBytes, slots); // validates the arguments
+        _rotor = new Rotor(budgetBytes, slots);
         _budget = budgetBytes;
-        _slots = slots;
         _exactUpTo = Math.Min(exactUpTo, ExhaustiveSearch.MaxStages);
     }
 
@@ -38,5 +38,5 @@ public sealed class Optimal : IPlanner
     public Schedule Plan(Chain chain) =>
         chain.Length <= _exactUpTo
             ? new ExhaustiveSearch(_budget).Plan(chain, Name)
-            : new Rotor(_budget, _slots).Plan(chain, Name);
+            : _rotor.Plan(chain, Name);
 }
