@@ -1,0 +1,85 @@
+using Remat.Planners;
+using static TorchSharp.torch;
+
+namespace Remat.Torch.Tests;
+
+public class ScheduleExecutorTests
+{
+    private static readonly int[] Widths = [32, 64, 16, 48, 48, 8, 40, 24, 32];
+
+    public static TheoryData<string> Strategies => ["storeall", "periodic", "revolve1", "revolve3", "chen", "optimal", "rotor"];
+
+    private static IPlanner Planner(string name, Chain chain, Random rng)
+    {
+        long max = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes;
+        long min = Optimal.MinimumBudget(chain);
+        long budget = RandomBudget(rng, min, max);
+        return name switch
+        {
+            "storeall" => new StoreAll(),
+            "periodic" => new Periodic(),
+            "revolve1" => new Revolve(1),
+            "revolve3" => new Revolve(3),
+            "chen" => new ChenGreedy(),
+            "optimal" => new Optimal(budget),
+            _ => new Rotor(budget),
+        };
+    }
+
+    private static long RandomBudget(Random rng, long min, long max) => min + (long)(rng.NextDouble() * (max - min));
+
+    [Theory]
+    [MemberData(nameof(Strategies))]
+    public void Every_planner_gives_the_plain_gradients_and_runs_each_stage_as_often_as_its_schedule_says(string strategy)
+    {
+        var stages = Models.Mlp(Widths);
+        random.manual_seed(3);
+        var input = randn(16, Widths[0]);
+        float plainLoss = Models.PlainStep(stages, input);
+        var plain = Models.Gradients(stages);
+
+        var rng = new Random(strategy.GetHashCode() & 0xffff);
+        for (int trial = 0; trial < 3; trial++)
+        {
+            // A heterogeneous chain of the right length: the executor must be exact whatever the plan.
+            var chain = new Chain(1, Enumerable.Range(1, stages.Length).Select(k => new Stage($"s{k}", 1, 2, rng.Next(1, 5), rng.Next(5, 9))));
+            var schedule = Planner(strategy, chain, rng).Plan(chain);
+            var trace = Simulator.Run(chain, schedule);
+            Models.ZeroGrad(stages);
+            foreach (var s in stages)
+                s.Calls = 0;
+            float loss = new ScheduleExecutor(stages).Step(schedule, input, Models.Loss);
+            Assert.Equal(plainLoss, loss);
+            var got = Models.Gradients(stages);
+            for (int i = 0; i < plain.Length; i++)
+                Assert.True(plain[i].eq(got[i]).all().item<bool>(), $"{strategy}, trial {trial}: gradient {i} differs from the plain step ({schedule})");
+            Assert.Equal(trace.ForwardsPerStage, stages.Select(s => s.Calls).ToArray());
+        }
+    }
+
+    [Fact]
+    public void Recomputed_dropout_stages_draw_the_masks_of_the_plain_step()
+    {
+        var stages = Models.Mlp(Widths, dropout: 0.3);
+        var input = randn(8, Widths[0]);
+        random.manual_seed(11);
+        Models.PlainStep(stages, input);
+        var plain = Models.Gradients(stages);
+        Models.ZeroGrad(stages);
+        var chain = Chain.Uniform(stages.Length, 1, 2);
+        random.manual_seed(11);
+        new ScheduleExecutor(stages).Step(new Revolve(2).Plan(chain), input, Models.Loss);
+        var got = Models.Gradients(stages);
+        for (int i = 0; i < plain.Length; i++)
+            Assert.True(plain[i].eq(got[i]).all().item<bool>(), $"gradient {i} differs with dropout");
+    }
+
+    [Fact]
+    public void A_schedule_that_lacks_an_input_is_refused_with_its_index()
+    {
+        var stages = Models.Mlp([4, 4, 4]);
+        var bad = new Schedule("bad", [Op.Fe(2)]);
+        var e = Assert.Throws<ScheduleException>(() => new ScheduleExecutor(stages).Step(bad, randn(2, 4), Models.Loss));
+        Assert.Equal(0, e.OpIndex);
+    }
+}
