@@ -71,13 +71,15 @@ public sealed class ScheduleExecutor
                     {
                         var z = Available(plain, records, L, i, op).detach().requires_grad_(true);
                         using (var scope = NewDisposeScope())
-                        using (enable_grad())
                         {
-                            var value = loss(z);
-                            value.backward();
-                            lossValue = value.item<float>();
+                            using (enable_grad())
+                            {
+                                var value = loss(z);
+                                value.backward();
+                                lossValue = value.item<float>();
+                            }
+                            gradient = z.grad!.detach().clone().MoveToOuterDisposeScope();
                         }
-                        gradient = z.grad!.detach().clone();
                         z.Dispose();
                         Free(ref plain[L]);
                         break;
@@ -86,10 +88,14 @@ public sealed class ScheduleExecutor
                     {
                         if (records[k] is not { } record || gradient is null)
                             throw new ScheduleException(i, $"{op} needs the record x̄_{k} and d_{k}.");
+                        Tensor? next = null;
                         using (var scope = NewDisposeScope())
-                        using (enable_grad())
-                            record.Output.backward([gradient]);
-                        var next = record.Input.requires_grad ? record.Input.grad!.detach().clone() : null;
+                        {
+                            using (enable_grad())
+                                record.Output.backward([gradient]);
+                            if (record.Input.requires_grad)
+                                next = record.Input.grad!.detach().clone().MoveToOuterDisposeScope();
+                        }
                         record.Output.Dispose();
                         record.Input.Dispose();
                         records[k] = null;

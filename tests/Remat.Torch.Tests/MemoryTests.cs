@@ -1,0 +1,74 @@
+using Remat.Planners;
+using TorchSharp;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace Remat.Torch.Tests;
+
+/// <summary>Measured memory: wide margins on purpose, so that allocator noise cannot flip them.</summary>
+public class MemoryTests(ITestOutputHelper output)
+{
+    private const int Layers = 36, Width = 256, Batch = 2048;
+
+    private static Counting[] DeepMlp() => Models.Mlp(Enumerable.Repeat(Width, Layers + 1).ToArray());
+
+    private static long MeasuredStep(Counting[] stages, Schedule schedule, Tensor input)
+    {
+        var executor = new ScheduleExecutor(stages);
+        executor.Step(schedule, input, Models.Loss); // the first step allocates the parameter gradients
+        Models.ZeroGrad(stages);
+        return MemoryMeter.PeakAbove(() => executor.Step(schedule, input, Models.Loss));
+    }
+
+    [Fact]
+    public void Periodic_sqrt_L_peaks_at_most_half_of_store_all_on_a_deep_chain()
+    {
+        Assert.True(MemoryMeter.IsSupported, "this test measures /proc/self memory and runs on Linux");
+        var stages = DeepMlp();
+        var input = randn(Batch, Width);
+        var chain = Chain.Uniform(Layers, 1, 1);
+        long storeAll = MeasuredStep(stages, new StoreAll().Plan(chain), input);
+        long periodic = MeasuredStep(stages, new Periodic().Plan(chain), input);
+        output.WriteLine($"measured peak: store-all {storeAll >> 20} MiB, periodic(6) {periodic >> 20} MiB");
+        Assert.True(periodic * 2 <= storeAll, $"periodic peaked at {periodic} bytes, store-all at {storeAll}");
+    }
+
+    [Fact]
+    public void The_profiler_measures_output_sizes_exactly_and_saved_sizes_at_least_as_large()
+    {
+        var stages = Models.Mlp([Width, 2 * Width, Width / 2]);
+        var chain = Profiler.Profile(stages, randn(Batch, Width), name: "mlp");
+        Assert.Equal(Batch * Width * 4L, chain.InputBytes);
+        Assert.Equal(Batch * 2L * Width * 4, chain[1].OutputBytes);
+        Assert.Equal(Batch * (Width / 2L) * 4, chain[2].OutputBytes);
+        Assert.All(chain.Stages, s => Assert.True(s.SavedBytes >= s.OutputBytes && s.ForwardTime > 0 && s.BackwardTime > 0));
+        // Linear then ReLU keeps at least the Linear's input and the ReLU's output.
+        Assert.True(chain[1].SavedBytes >= chain.InputBytes + chain[1].OutputBytes / 2,
+            $"stage 1 saves {chain[1].SavedBytes} bytes; its input alone is {chain.InputBytes}");
+        Assert.Equal(chain.Stages, ChainJson.Parse(ChainJson.Serialize(chain)).Stages);
+    }
+
+    [Fact]
+    public void The_automatic_mode_stays_within_its_budget_and_names_the_minimum_below_it()
+    {
+        var stages = DeepMlp();
+        var input = randn(Batch, Width);
+        var profiled = Profiler.Profile(stages, input);
+        long max = Simulator.Run(profiled, new StoreAll().Plan(profiled)).PeakBytes;
+        long min = Optimal.MinimumBudget(profiled);
+        long budget = min + (max - min) / 4;
+        var auto = CheckpointedSequential.Create(stages, input, budget);
+        Assert.True(auto.Plan.PeakBytes <= budget);
+        auto.Step(input, Models.Loss);
+        Models.ZeroGrad(stages);
+        long measured = MemoryMeter.PeakAbove(() => auto.Step(input, Models.Loss));
+        output.WriteLine($"budget {budget >> 20} MiB, planned {auto.Plan.PeakBytes >> 20} MiB, measured {measured >> 20} MiB");
+        Assert.True(measured <= budget + Tolerance(budget), $"measured {measured} bytes over the budget {budget} plus the tolerance");
+
+        var e = Assert.Throws<InfeasibleBudgetException>(() => CheckpointedSequential.Create(stages, input, min / 2));
+        Assert.True(e.MinimumBytes > min / 2);
+    }
+
+    /// <summary>The documented tolerance of the automatic mode: 10% of the budget plus 16 MiB (docs/torchsharp.md).</summary>
+    private static long Tolerance(long budget) => budget / 10 + (16L << 20);
+}
