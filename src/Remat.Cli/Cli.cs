@@ -15,6 +15,7 @@ public static class Cli
         {
             PlanCommand.Create(output),
             CompareCommand.Create(output),
+            TrainCommand.Create(output, error),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

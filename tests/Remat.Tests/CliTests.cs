@@ -105,3 +105,39 @@ public class CliTests
         }
     }
 }
+
+public class TrainCliTests
+{
+    [Fact]
+    public void Train_gives_identical_losses_across_strategies_and_reports_every_field()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Cli.Cli.Run(["train", "--model", "hourglass", "--layers", "9", "--width", "64", "--batch", "32", "--steps", "3",
+            "--strategy", "storeall,periodic,revolve,chen,optimal,auto", "--budget", "2MiB", "--json"], output, error);
+        Assert.True(code == 0, error.ToString());
+        using var doc = JsonDocument.Parse(output.ToString());
+        var rows = doc.RootElement.EnumerateArray().ToArray();
+        Assert.Equal(["storeall", "periodic", "revolve", "chen", "optimal", "auto"], rows.Select(r => r.GetProperty("strategy").GetString()));
+        var losses = rows.Select(r => r.GetProperty("finalLoss").GetDouble()).Distinct().ToArray();
+        Assert.True(losses.Length == 1, $"final losses differ across strategies: {string.Join(", ", losses)}");
+        foreach (var r in rows)
+        {
+            Assert.True(r.GetProperty("plannedPeakBytes").GetInt64() > 0);
+            Assert.True(r.GetProperty("measuredPeakBytes").GetInt64() >= 0);
+            Assert.True(r.GetProperty("medianStepSeconds").GetDouble() > 0);
+        }
+        Assert.Equal(JsonValueKind.Null, rows[0].GetProperty("overhead").ValueKind);
+        Assert.Equal(JsonValueKind.Number, rows[1].GetProperty("overhead").ValueKind);
+    }
+
+    [Fact]
+    public void Train_with_auto_below_the_smallest_budget_exits_2_naming_it()
+    {
+        var error = new StringWriter();
+        int code = Cli.Cli.Run(["train", "--layers", "4", "--width", "16", "--batch", "8", "--steps", "1", "--strategy", "auto", "--budget", "1KiB"],
+            new StringWriter(), error);
+        Assert.Equal(Cli.Cli.UsageError, code);
+        Assert.Contains("smallest budget that works", error.ToString());
+    }
+}

@@ -1,0 +1,154 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text;
+using System.Globalization;
+using Remat.Planners;
+using Remat.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Remat.Cli;
+
+/// <summary>
+/// <c>remat train</c>: real training steps of a synthetic regression on TorchSharp, one strategy after the other,
+/// with measured and planned peak memory, step time and loss for each.
+/// </summary>
+internal static class TrainCommand
+{
+    private static readonly string[] Strategies = [.. StrategyOptions.Names, "auto"];
+
+    private sealed record Result(string Strategy, long MeasuredPeakBytes, long PlannedPeakBytes, double MedianStepSeconds, double Overhead, float FinalLoss);
+
+    public static Command Create(TextWriter output, TextWriter error)
+    {
+        var strategies = new StrategyOptions();
+        var model = new Option<string>("--model") { Description = "mlp (uniform) or hourglass (widths vary 16-fold).", DefaultValueFactory = _ => "mlp" };
+        model.AcceptOnlyFromAmong(TrainModels.Names);
+        var layers = Options.Count("--layers", "Stages (Linear + ReLU), default 32.", 1);
+        var width = Options.Count("--width", "Width of the stages, default 1024.", 1);
+        var batch = Options.Count("--batch", "Batch size, default 512.", 1);
+        var steps = Options.Count("--steps", "Training steps per strategy, default 10.", 1);
+        var seed = new Option<long>("--seed") { Description = "Seed of the weights and data.", DefaultValueFactory = _ => 0 };
+        var which = new Option<string>("--strategy")
+        {
+            Description = $"Comma-separated, run in turn: {string.Join(", ", Strategies)}.",
+            DefaultValueFactory = _ => "storeall,periodic,revolve",
+        };
+        var json = new Option<bool>("--json") { Description = "Print the results as JSON." };
+        var command = new Command("train", "Train a model on synthetic data with each strategy and measure memory and time.");
+        foreach (var o in strategies.All.Concat<Option>([model, layers, width, batch, steps, seed, which, json]))
+            command.Options.Add(o);
+        command.SetAction(parse =>
+        {
+            var names = parse.GetValue(which)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            foreach (var n in names.Where(n => !Strategies.Contains(n)))
+                throw new UsageException($"--strategy: unknown strategy '{n}'; the strategies are {string.Join(", ", Strategies)}.");
+            if (!MemoryMeter.IsSupported)
+                throw new UsageException("remat train measures memory through Linux's /proc; it runs on Linux only.");
+            MemoryMeter.Initialize();
+            var widths = TrainModels.Widths(parse.GetValue(model)!, parse.GetValue(layers) ?? 32, parse.GetValue(width) ?? 1024);
+            int batchSize = parse.GetValue(batch) ?? 512, stepCount = parse.GetValue(steps) ?? 10;
+            long s = parse.GetValue(seed);
+            random.manual_seed(s);
+            var x = randn(batchSize, widths[0]);
+            var target = randn(batchSize, widths[^1]);
+            Tensor Loss(Tensor y) => nn.functional.mse_loss(y, target);
+            var warm = TrainModels.Build(widths, s);
+            var chain = Profiler.Profile(warm, x, name: parse.GetValue(model));
+            var warmStep = new ScheduleExecutor(warm);
+            for (int i = 0; i < 3; i++) // warm the runtime and libtorch's threads so the first strategy is not penalised
+                warmStep.Step(new StoreAll().Plan(chain), x, Loss);
+            long? budget = parse.GetValue(strategies.Budget);
+
+            var results = new List<Result>();
+            foreach (string name in names)
+            {
+                var stages = TrainModels.Build(widths, s);
+                Func<float> step;
+                Trace plan;
+                if (name == "auto")
+                {
+                    var auto = CheckpointedSequential.Create(stages, x, budget ?? throw new UsageException("auto plans to a memory budget: give --budget."));
+                    plan = auto.Plan;
+                    step = () => auto.Step(x, Loss);
+                }
+                else
+                {
+                    plan = Simulator.Run(chain, strategies.Create(name, chain, parse, budget).Plan(chain));
+                    var executor = new ScheduleExecutor(stages);
+                    step = () => executor.Step(plan.Schedule, x, Loss);
+                }
+                results.Add(Train(name, stages, step, plan, stepCount, error, results.FirstOrDefault(r => r.Strategy == "storeall")));
+            }
+            output.Write(parse.GetValue(json) ? Json(results) : Table(chain, results));
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Runs the steps with SGD; the first step (which allocates the gradients) is left out of the figures.</summary>
+    private static Result Train(string name, nn.Module<Tensor, Tensor>[] stages, Func<float> step, Trace plan, int steps, TextWriter error, Result? storeAll)
+    {
+        var parameters = stages.SelectMany(m => m.parameters()).ToList();
+        var optimizer = optim.SGD(parameters, 0.01);
+        var times = new List<double>();
+        long peak = 0;
+        float loss = float.NaN;
+        for (int i = 0; i <= steps; i++)
+        {
+            optimizer.zero_grad();
+            var watch = Stopwatch.StartNew();
+            long p = MemoryMeter.PeakAbove(() => loss = step());
+            double seconds = watch.Elapsed.TotalSeconds;
+            using (no_grad())
+                optimizer.step();
+            if (i > 0)
+            {
+                times.Add(seconds);
+                peak = Math.Max(peak, p);
+            }
+            Progress(error, name, i, steps);
+        }
+        times.Sort();
+        double median = times[times.Count / 2];
+        return new Result(name, peak, plan.PeakBytes, median, storeAll is null ? double.NaN : median / storeAll.MedianStepSeconds - 1, loss);
+    }
+
+    private static void Progress(TextWriter error, string name, int done, int steps)
+    {
+        if (!ReferenceEquals(error, Console.Error) || Console.IsErrorRedirected)
+            return;
+        int filled = 30 * done / steps;
+        error.Write($"\r{name,-10} [{new string('#', filled)}{new string('.', 30 - filled)}] {done}/{steps}");
+        if (done == steps)
+            error.WriteLine();
+    }
+
+    private static string Table(Chain chain, List<Result> results)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine($"model: {chain.Name}, {chain.Length} stages; peaks are the step's rise of the resident set (first step left out)");
+        sb.AppendLine($"{"strategy",-10} {"measured peak",14} {"planned peak",13} {"median step",12} {"overhead",9} {"final loss",12}");
+        foreach (var r in results)
+            sb.AppendLine($"{r.Strategy,-10} {Size.Format(r.MeasuredPeakBytes),14} {Size.Format(r.PlannedPeakBytes),13} " +
+                          $"{r.MedianStepSeconds * 1000,9:0.0} ms {(double.IsNaN(r.Overhead) ? "-" : (r.Overhead * 100).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture) + "%"),9} {r.FinalLoss,12:0.000000}");
+        return sb.ToString();
+    }
+
+    private static string Json(List<Result> results) => PlanReport.Json(w =>
+    {
+        w.WriteStartArray();
+        foreach (var r in results)
+        {
+            w.WriteStartObject();
+            w.WriteString("strategy", r.Strategy);
+            w.WriteNumber("measuredPeakBytes", r.MeasuredPeakBytes);
+            w.WriteNumber("plannedPeakBytes", r.PlannedPeakBytes);
+            w.WriteNumber("medianStepSeconds", r.MedianStepSeconds);
+            if (double.IsNaN(r.Overhead)) w.WriteNull("overhead"); else w.WriteNumber("overhead", r.Overhead);
+            w.WriteNumber("finalLoss", r.FinalLoss);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }) + Environment.NewLine;
+}
