@@ -1,5 +1,8 @@
 using System.Runtime.CompilerServices;
 
+// The tests share libtorch's global random generator and measure the process's resident set: run them one at a time.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
 namespace Remat.Torch.Tests;
 
 internal static class Setup
