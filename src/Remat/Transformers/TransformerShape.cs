@@ -1,0 +1,38 @@
+namespace Remat.Transformers;
+
+/// <summary>
+/// The shape of a decoder-only transformer: L layers of hidden size h with a attention heads, vocabulary v.
+/// <paramref name="Ffn"/> defaults to 4h; <paramref name="KvHeads"/> below <paramref name="Heads"/> is grouped-query
+/// attention; <paramref name="GatedMlp"/> is a SwiGLU MLP (gate, up, down projections).
+/// </summary>
+public sealed record TransformerShape(int Layers, int Hidden, int Heads, int Vocab, int? Ffn = null, int? KvHeads = null, bool GatedMlp = false)
+{
+    /// <summary>f, the MLP's inner size.</summary>
+    public int FfnSize => Ffn ?? 4 * Hidden;
+
+    /// <summary>g, the number of key/value heads.</summary>
+    public int KeyValueHeads => KvHeads ?? Heads;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the field when the shape cannot exist.</summary>
+    public void Validate(int tensorParallel = 1)
+    {
+        Positive(Layers, "layers");
+        Positive(Hidden, "hidden");
+        Positive(Heads, "heads");
+        Positive(Vocab, "vocab");
+        Positive(FfnSize, "ffn");
+        Positive(KeyValueHeads, "kv-heads");
+        if (Hidden % Heads != 0)
+            throw new ArgumentException($"heads ({Heads}) must divide hidden ({Hidden}); {Hidden} / {Heads} is not a whole head size.");
+        if (Heads % KeyValueHeads != 0)
+            throw new ArgumentException($"kv-heads ({KeyValueHeads}) must divide heads ({Heads}).");
+        if (tensorParallel < 1 || Heads % tensorParallel != 0)
+            throw new ArgumentException($"the tensor-parallel size ({tensorParallel}) must divide heads ({Heads}).");
+    }
+
+    private static void Positive(int value, string field)
+    {
+        if (value < 1)
+            throw new ArgumentException($"{field} is {value}; it must be at least 1.");
+    }
+}
