@@ -16,6 +16,7 @@ public static class Cli
             PlanCommand.Create(output),
             CompareCommand.Create(output),
             TrainCommand.Create(output, error),
+            MemoryCommand.Create(output),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -3,10 +3,29 @@ namespace Remat.Transformers;
 /// <summary>
 /// The shape of a decoder-only transformer: L layers of hidden size h with a attention heads, vocabulary v.
 /// <paramref name="Ffn"/> defaults to 4h; <paramref name="KvHeads"/> below <paramref name="Heads"/> is grouped-query
-/// attention; <paramref name="GatedMlp"/> is a SwiGLU MLP (gate, up, down projections).
+/// attention; <paramref name="GatedMlp"/> is a SwiGLU MLP (gate, up, down projections); <paramref name="Biases"/> says
+/// whether the linear layers have biases (GPT) or not (Llama).
 /// </summary>
-public sealed record TransformerShape(int Layers, int Hidden, int Heads, int Vocab, int? Ffn = null, int? KvHeads = null, bool GatedMlp = false)
+public sealed record TransformerShape(int Layers, int Hidden, int Heads, int Vocab, int? Ffn = null, int? KvHeads = null,
+    bool GatedMlp = false, bool Biases = true)
 {
+    /// <summary>
+    /// Parameters of one layer: the Q, K, V and output projections, the MLP, two layer norms (scale and shift).
+    /// </summary>
+    public long LayerParameters
+    {
+        get
+        {
+            long h = Hidden, f = FfnSize, kv = (long)Hidden * KeyValueHeads / Heads;
+            long attention = h * h + 2 * h * kv + h * h + (Biases ? h + 2 * kv + h : 0);
+            long mlp = GatedMlp ? 3 * h * f + (Biases ? 2 * f + h : 0) : 2 * h * f + (Biases ? f + h : 0);
+            return attention + mlp + 4 * h;
+        }
+    }
+
+    /// <summary>All parameters: the layers, the token embedding (shared with the output layer) and the final layer norm.</summary>
+    public long Parameters => Layers * LayerParameters + (long)Vocab * Hidden + 2L * Hidden;
+
     /// <summary>f, the MLP's inner size.</summary>
     public int FfnSize => Ffn ?? 4 * Hidden;
 

@@ -1,0 +1,204 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Remat.Transformers;
+
+namespace Remat.Cli;
+
+/// <summary><c>remat memory</c>: the training memory of a transformer on one GPU, term by term, and whether it fits.</summary>
+internal static class MemoryCommand
+{
+    public static Command Create(TextWriter output)
+    {
+        var preset = new Option<string?>("--preset") { Description = "A named model: " + string.Join(", ", TransformerPreset.All.Select(p => p.Name)) + "." };
+        var shapeFile = new Option<string?>("--shape") { Description = "A JSON file with layers, hidden, heads, vocab and optionally ffn, kvHeads, gatedMlp, biases." };
+        var layers = Options.Count("--layers", "L, the number of layers.", 1);
+        var hidden = Options.Count("--hidden", "h, the hidden size.", 1);
+        var heads = Options.Count("--heads", "a, the attention heads.", 1);
+        var ffn = Options.Count("--ffn", "f, the MLP's inner size (default 4h).", 1);
+        var vocab = Options.Count("--vocab", "v, the vocabulary (default 51200).", 1);
+        var kvHeads = Options.Count("--kv-heads", "Key/value heads (grouped-query attention; default: heads).", 1);
+        var gated = new Option<bool>("--gated") { Description = "A SwiGLU MLP (gate, up and down projections)." };
+        var seq = Options.Count("--seq", "s, the sequence length (default: the preset's, else 2048).", 1);
+        var micro = Options.Count("--micro-batch", "b, the micro-batch (default 1).", 1);
+        var tp = Options.Count("--tp", "t, the tensor-parallel size (default: the preset's, else 1).", 1);
+        var pp = Options.Count("--pp", "p, the pipeline-parallel size (default: the preset's, else 1).", 1);
+        var sp = new Option<bool>("--sp") { Description = "Sequence parallelism." };
+        var interleave = Options.Count("--interleave", "m, model chunks per pipeline stage (interleaved 1F1B; default 1).", 1);
+        var dp = Options.Count("--dp", "d, the data-parallel size (default 1).", 1);
+        var zero = new Option<int>("--zero") { Description = "ZeRO stage 0-3 over data parallelism (default 0)." };
+        var recompute = new Option<string>("--recompute") { Description = "none, selective or full.", DefaultValueFactory = _ => "none" };
+        recompute.AcceptOnlyFromAmong("none", "selective", "full");
+        var recomputeLayers = new Option<int>("--recompute-layers") { Description = "Layers per pipeline stage fully recomputed on top of --recompute." };
+        var flash = new Option<bool>("--flash") { Description = "Fused (flash) attention: no s^2 tensors." };
+        var dropout = new Option<string?>("--dropout") { Description = "on or off (default: the preset's, else on)." };
+        dropout.AcceptOnlyFromAmong("on", "off");
+        var bytes = Options.Count("--activation-bytes", "Bytes per activation: 2 (fp16/bf16, default) or 4 (fp32).", 1);
+        var gpu = Options.Size("--gpu-memory", "The GPU's memory (default 80GiB).");
+        var recommend = new Option<bool>("--recommend") { Description = "Name the cheapest recomputation that fits the GPU." };
+        var json = new Option<bool>("--json") { Description = "Print the estimate as JSON." };
+        var command = new Command("memory", "Training memory of a transformer per GPU: activations by tensor, model states, and the fit.");
+        foreach (var o in new Option[] { preset, shapeFile, layers, hidden, heads, ffn, vocab, kvHeads, gated, seq, micro, tp, pp, sp, interleave, dp, zero,
+                     recompute, recomputeLayers, flash, dropout, bytes, gpu, recommend, json })
+            command.Options.Add(o);
+        command.SetAction(parse =>
+        {
+            var named = parse.GetValue(preset) is { } n
+                ? TransformerPreset.Find(n) ?? throw new UsageException($"--preset: unknown model '{n}'; the presets are {string.Join(", ", TransformerPreset.All.Select(p => p.Name))}.")
+                : null;
+            var baseShape = named?.Shape ?? (parse.GetValue(shapeFile) is { } file ? ShapeFile(file) : null);
+            var shape = new TransformerShape(
+                parse.GetValue(layers) ?? baseShape?.Layers ?? throw Missing("--layers"),
+                parse.GetValue(hidden) ?? baseShape?.Hidden ?? throw Missing("--hidden"),
+                parse.GetValue(heads) ?? baseShape?.Heads ?? throw Missing("--heads"),
+                parse.GetValue(vocab) ?? baseShape?.Vocab ?? 51200,
+                parse.GetValue(ffn) ?? baseShape?.Ffn,
+                parse.GetValue(kvHeads) ?? baseShape?.KvHeads,
+                parse.GetValue(gated) || (baseShape?.GatedMlp ?? false),
+                baseShape?.Biases ?? true);
+            var activations = new ActivationSetup(
+                parse.GetValue(seq) ?? named?.Sequence ?? 2048,
+                parse.GetValue(micro) ?? 1,
+                parse.GetValue(tp) ?? named?.TensorParallel ?? 1,
+                parse.GetValue(sp),
+                parse.GetValue(flash),
+                parse.GetValue(dropout) is { } d ? d == "on" : named?.Dropout ?? true,
+                parse.GetValue(bytes) ?? 2);
+            var setup = new TrainingSetup(activations,
+                parse.GetValue(pp) ?? named?.PipelineParallel ?? 1,
+                parse.GetValue(interleave) ?? 1,
+                parse.GetValue(dp) ?? 1,
+                parse.GetValue(zero),
+                Enum.Parse<Recompute>(parse.GetValue(recompute)!, ignoreCase: true),
+                parse.GetValue(recomputeLayers));
+            long gpuBytes = parse.GetValue(gpu) ?? 80L << 30;
+            MemoryEstimate estimate;
+            (TrainingSetup Setup, MemoryEstimate Estimate)? advice = null;
+            try
+            {
+                estimate = TrainingMemory.Estimate(shape, setup);
+                if (parse.GetValue(recommend))
+                    advice = TrainingMemory.Recommend(shape, setup, gpuBytes);
+            }
+            catch (ArgumentException e)
+            {
+                throw new UsageException(e.Message);
+            }
+            output.Write(parse.GetValue(json)
+                ? Json(named?.Name, shape, setup, estimate, gpuBytes, parse.GetValue(recommend), advice)
+                : Text(named?.Name, shape, setup, estimate, gpuBytes, parse.GetValue(recommend), advice));
+            return 0;
+        });
+        return command;
+    }
+
+    private static UsageException Missing(string option) =>
+        new($"give a model: --preset NAME, --shape FILE, or {option} with --layers, --hidden and --heads.");
+
+    private static TransformerShape ShapeFile(string path)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            var r = doc.RootElement;
+            int Int(string name) => r.TryGetProperty(name, out var v) && v.TryGetInt32(out int i) ? i
+                : throw new UsageException($"{path}: '{name}' must be a whole number.");
+            int? OptionalInt(string name) => r.TryGetProperty(name, out _) ? Int(name) : null;
+            bool Flag(string name, bool fallback) => r.TryGetProperty(name, out var v) ? v.ValueKind == JsonValueKind.True : fallback;
+            return new TransformerShape(Int("layers"), Int("hidden"), Int("heads"), OptionalInt("vocab") ?? 51200, OptionalInt("ffn"),
+                OptionalInt("kvHeads"), Flag("gatedMlp", false), Flag("biases", true));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        {
+            throw new UsageException($"cannot read the shape file '{path}': {e.Message}");
+        }
+    }
+
+    private static string Text(string? preset, TransformerShape shape, TrainingSetup setup, MemoryEstimate e, long gpu, bool recommend,
+        (TrainingSetup Setup, MemoryEstimate Estimate)? advice)
+    {
+        var a = setup.Activations;
+        var sb = new StringBuilder();
+        sb.AppendLine($"model: {preset ?? "custom"}: L={shape.Layers} h={shape.Hidden} a={shape.Heads} f={shape.FfnSize} v={shape.Vocab}" +
+                      (shape.KeyValueHeads != shape.Heads ? $" kv-heads={shape.KeyValueHeads}" : "") + (shape.GatedMlp ? " SwiGLU" : "") +
+                      $", {shape.Parameters / 1e9:0.##}B parameters");
+        sb.AppendLine($"setup: s={a.Sequence} b={a.MicroBatch} t={a.TensorParallel} p={setup.PipelineParallel} d={setup.DataParallel}" +
+                      (a.SequenceParallel ? " sequence-parallel" : "") + (a.FlashAttention ? " flash" : "") + (a.Dropout ? "" : " no-dropout") +
+                      $", {TrainingMemory.Name(setup.Recompute)}" + (setup.FullyRecomputedLayers > 0 ? $" + {setup.FullyRecomputedLayers} full layers per stage" : "") +
+                      (setup.ZeroStage > 0 ? $", ZeRO-{setup.ZeroStage}" : ""));
+        sb.AppendLine();
+        sb.AppendLine("activations of one layer:");
+        foreach (var t in e.LayerTerms)
+            sb.AppendLine($"  {t.Name,-48} {Bytes(t.Bytes),12}");
+        sb.AppendLine($"  {"per layer",-48} {Bytes(e.ActivationBytesPerLayer),12}");
+        sb.AppendLine("activations of the first pipeline stage:");
+        foreach (var t in e.Activations)
+            sb.AppendLine($"  {t.Name,-48} {Bytes(t.Bytes),12}");
+        sb.AppendLine($"  {"total",-48} {Bytes(e.ActivationBytesTotal),12}");
+        sb.AppendLine("model states (mixed-precision Adam):");
+        foreach (var t in e.ModelStates)
+            sb.AppendLine($"  {t.Name,-48} {Bytes(t.Bytes),12}");
+        sb.AppendLine();
+        double margin = gpu - e.TotalBytes;
+        sb.AppendLine($"total {Bytes(e.TotalBytes)} on a {Size.Format(gpu)} GPU: " +
+                      (margin >= 0 ? $"fits, {Bytes(margin)} to spare" : $"does not fit, {Bytes(-margin)} over") +
+                      $"; recompute costs {e.RecomputeOverhead * 100:0.#}% extra compute");
+        if (recommend)
+            sb.AppendLine(advice is { } r
+                ? $"recommended: {TrainingMemory.Name(r.Setup.Recompute)}" + (r.Setup.FullyRecomputedLayers > 0 ? $" + {r.Setup.FullyRecomputedLayers} fully recomputed layers per stage" : "") +
+                  $": {Bytes(r.Estimate.TotalBytes)}, {r.Estimate.RecomputeOverhead * 100:0.#}% extra compute"
+                : "recommended: nothing fits; even full recompute needs more. Add tensor or pipeline parallelism, ZeRO, or a smaller micro-batch.");
+        return sb.ToString();
+    }
+
+    private static string Bytes(double bytes) => Size.Format((long)Math.Round(bytes));
+
+    private static string Json(string? preset, TransformerShape shape, TrainingSetup setup, MemoryEstimate e, long gpu, bool recommend,
+        (TrainingSetup Setup, MemoryEstimate Estimate)? advice) => PlanReport.Json(w =>
+    {
+        void Terms(string name, IEnumerable<MemoryTerm> terms)
+        {
+            w.WriteStartArray(name);
+            foreach (var t in terms)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", t.Name);
+                w.WriteNumber("bytes", t.Bytes);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        }
+        w.WriteStartObject();
+        if (preset is null) w.WriteNull("preset"); else w.WriteString("preset", preset);
+        w.WriteNumber("parameters", shape.Parameters);
+        w.WriteNumber("activationBytesPerLayer", e.ActivationBytesPerLayer);
+        w.WriteNumber("activationBytesTotal", e.ActivationBytesTotal);
+        w.WriteNumber("modelStateBytes", e.ModelStateBytes);
+        w.WriteNumber("totalBytes", e.TotalBytes);
+        w.WriteNumber("gpuBytes", gpu);
+        w.WriteBoolean("fits", e.TotalBytes <= gpu);
+        w.WriteNumber("marginBytes", gpu - e.TotalBytes);
+        w.WriteNumber("recomputeOverhead", e.RecomputeOverhead);
+        Terms("layerTerms", e.LayerTerms);
+        Terms("activationTerms", e.Activations);
+        Terms("modelStateTerms", e.ModelStates);
+        if (recommend)
+        {
+            if (advice is { } r)
+            {
+                w.WriteStartObject("recommendation");
+                w.WriteString("recompute", r.Setup.Recompute.ToString().ToLower(CultureInfo.InvariantCulture));
+                w.WriteNumber("fullyRecomputedLayers", r.Setup.FullyRecomputedLayers);
+                w.WriteNumber("totalBytes", r.Estimate.TotalBytes);
+                w.WriteNumber("recomputeOverhead", r.Estimate.RecomputeOverhead);
+                w.WriteEndObject();
+            }
+            else
+            {
+                w.WriteNull("recommendation");
+            }
+        }
+        w.WriteEndObject();
+    }) + Environment.NewLine;
+}

@@ -1,0 +1,40 @@
+namespace Remat.Transformers;
+
+/// <summary>
+/// How a transformer is trained on each GPU: the activation layout, pipeline parallelism p (with m interleaved
+/// chunks per stage), data parallelism d with a ZeRO stage, and the recomputation: a mode for every layer and,
+/// on top of it, a number of fully recomputed layers in each pipeline stage.
+/// </summary>
+public sealed record TrainingSetup(
+    ActivationSetup Activations,
+    int PipelineParallel = 1,
+    int InterleavedChunks = 1,
+    int DataParallel = 1,
+    int ZeroStage = 0,
+    Recompute Recompute = Recompute.None,
+    int FullyRecomputedLayers = 0,
+    int GlobalBatch = 0)
+{
+    /// <summary>Throws <see cref="ArgumentException"/> naming the setting when the setup cannot run the shape.</summary>
+    public void Validate(TransformerShape shape)
+    {
+        shape.Validate(Activations.TensorParallel);
+        var a = Activations;
+        if (a.Sequence < 1 || a.MicroBatch < 1)
+            throw new ArgumentException($"the sequence ({a.Sequence}) and the micro-batch ({a.MicroBatch}) must be at least 1.");
+        if (a.ActivationBytes is not (1 or 2 or 4 or 8))
+            throw new ArgumentException($"activation bytes is {a.ActivationBytes}; use 1, 2, 4 or 8.");
+        if (PipelineParallel < 1 || shape.Layers % PipelineParallel != 0)
+            throw new ArgumentException($"the pipeline-parallel size ({PipelineParallel}) must divide the layers ({shape.Layers}).");
+        if (InterleavedChunks < 1 || (shape.Layers / PipelineParallel) % InterleavedChunks != 0)
+            throw new ArgumentException($"the interleaved chunks ({InterleavedChunks}) must divide the layers of a pipeline stage ({shape.Layers / PipelineParallel}).");
+        if (DataParallel < 1)
+            throw new ArgumentException($"the data-parallel size is {DataParallel}; it must be at least 1.");
+        if (ZeroStage is < 0 or > 3)
+            throw new ArgumentException($"the ZeRO stage is {ZeroStage}; it is 0, 1, 2 or 3.");
+        if (FullyRecomputedLayers < 0 || FullyRecomputedLayers > shape.Layers / PipelineParallel)
+            throw new ArgumentException($"fully recomputed layers is {FullyRecomputedLayers}; a pipeline stage has {shape.Layers / PipelineParallel} layers.");
+        if (a.SequenceParallel && a.TensorParallel == 1)
+            throw new ArgumentException("sequence parallelism splits over the tensor-parallel group: it needs a tensor-parallel size above 1.");
+    }
+}
