@@ -64,14 +64,25 @@ public static class Checkpoint
             var state = (State)vars[0];
             var inputs = vars.Skip(1).Take(state.InputCount).Cast<Tensor>().ToArray();
             ctx.save_data("state", state);
-            ctx.save_data("inputs", inputs);
-            return [.. state.Function(inputs)];
+            // Handles of our own: the caller may dispose its handles once the forward returns.
+            ctx.save_data("inputs", inputs.Select(t => t.alias().requires_grad_(t.requires_grad)).ToArray());
+            // The scope frees the function's temporaries now: that is the point of running without recording.
+            using var scope = NewDisposeScope();
+            return [.. state.Function(inputs).Select(t => t.MoveToOuterDisposeScope())];
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> grads)
         {
             var state = (State)ctx.get_data("state");
             var inputs = (Tensor[])ctx.get_data("inputs");
+            if (inputs.Any(t => t.IsInvalid))
+            {
+                // An exception cannot cross TorchSharp's native backward, so this is said, not thrown.
+                Warn("checkpoint: a second backward through a checkpointed function is not supported (its inputs were released " +
+                     "after the first); no gradient flows through it. Run the forward again before another backward.");
+                return [null!, .. inputs.Select(_ => (Tensor)null!), null!];
+            }
+            using var scope = NewDisposeScope(); // the recomputed graph goes as soon as its gradients are out
             var detached = inputs.Select(t => t.detach().requires_grad_(t.requires_grad)).ToArray();
             Tensor[] outputs;
             using (enable_grad())
@@ -93,7 +104,10 @@ public static class Checkpoint
             {
                 autograd.backward(pairs.Select(p => p.First).ToList(), pairs.Select(p => p.Second).ToList());
             }
-            return [null!, .. detached.Select(d => d.requires_grad ? d.grad! : null!), null!];
+            var result = detached.Select(d => d.requires_grad ? d.grad!.MoveToOuterDisposeScope() : null!).ToList();
+            foreach (var input in inputs)
+                input.Dispose(); // the checkpoint's stored inputs are released with its backward
+            return [null!, .. result, null!];
         }
     }
 }

@@ -119,6 +119,26 @@ public class CheckpointTests
     }
 
     [Fact]
+    public void A_second_backward_through_a_checkpoint_says_it_is_not_supported()
+    {
+        var messages = new List<string>();
+        void Listen(string m) => messages.Add(m);
+        var x = randn(3, requires_grad: true);
+        var loss = Checkpoint.Run(t => t.sin(), x).sum() * 2;
+        loss.backward(retain_graph: true);
+        Checkpoint.Warning += Listen;
+        try
+        {
+            loss.backward();
+        }
+        finally
+        {
+            Checkpoint.Warning -= Listen;
+        }
+        Assert.Contains(messages, m => m.Contains("second backward"));
+    }
+
+    [Fact]
     public void Under_no_grad_the_function_simply_runs()
     {
         using var _ = no_grad();
