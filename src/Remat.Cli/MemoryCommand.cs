@@ -12,7 +12,7 @@ internal static class MemoryCommand
     public static Command Create(TextWriter output)
     {
         var preset = new Option<string?>("--preset") { Description = "A named model: " + string.Join(", ", TransformerPreset.All.Select(p => p.Name)) + "." };
-        var shapeFile = new Option<string?>("--shape") { Description = "A JSON file with layers, hidden, heads, vocab and optionally ffn, kvHeads, gatedMlp, biases." };
+        var shapeFile = new Option<string?>("--shape") { Description = "A JSON file with layers, hidden, heads, vocab and optionally ffn, kvHeads, gatedMlp, biases, tiedEmbeddings." };
         var layers = Options.Count("--layers", "L, the number of layers.", 1);
         var hidden = Options.Count("--hidden", "h, the hidden size.", 1);
         var heads = Options.Count("--heads", "a, the attention heads.", 1);
@@ -56,7 +56,8 @@ internal static class MemoryCommand
                 parse.GetValue(ffn) ?? baseShape?.Ffn,
                 parse.GetValue(kvHeads) ?? baseShape?.KvHeads,
                 parse.GetValue(gated) || (baseShape?.GatedMlp ?? false),
-                baseShape?.Biases ?? true);
+                baseShape?.Biases ?? true,
+                baseShape?.TiedEmbeddings ?? true);
             var activations = new ActivationSetup(
                 parse.GetValue(seq) ?? named?.Sequence ?? 2048,
                 parse.GetValue(micro) ?? 1,
@@ -107,7 +108,7 @@ internal static class MemoryCommand
             int? OptionalInt(string name) => r.TryGetProperty(name, out _) ? Int(name) : null;
             bool Flag(string name, bool fallback) => r.TryGetProperty(name, out var v) ? v.ValueKind == JsonValueKind.True : fallback;
             return new TransformerShape(Int("layers"), Int("hidden"), Int("heads"), OptionalInt("vocab") ?? 51200, OptionalInt("ffn"),
-                OptionalInt("kvHeads"), Flag("gatedMlp", false), Flag("biases", true));
+                OptionalInt("kvHeads"), Flag("gatedMlp", false), Flag("biases", true), Flag("tiedEmbeddings", true));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {

@@ -110,3 +110,21 @@ public class TrainingMemoryTests
         Assert.True(root.GetProperty("fits").GetBoolean());
     }
 }
+
+public class PresetTests
+{
+    [Theory]
+    [InlineData("llama-2-7b", 6.74)]
+    [InlineData("llama-2-13b", 13.02)]
+    [InlineData("llama-2-70b", 68.98)]
+    [InlineData("llama-3-8b", 8.03)]
+    [InlineData("mistral-7b", 7.24)]
+    [InlineData("gpt2-xl", 1.56)]
+    public void Open_presets_have_their_published_parameter_counts(string name, double billions)
+    {
+        var preset = TransformerPreset.Find(name)!;
+        preset.Shape.Validate(preset.TensorParallel);
+        // RMSNorm has no shift, GPT-2's learned position embeddings are left out: within 1%.
+        Assert.InRange(preset.Shape.Parameters / 1e9, billions * 0.99, billions * 1.01);
+    }
+}

@@ -52,7 +52,8 @@ public static class TrainingMemory
             activations.Add(new("output layer input", Replicated(act.ActivationBytes * s * b * h)));
             activations.Add(new("logits (fp32, for the loss)", 4 * s * b * v / t));
         }
-        double parameters = perStage * shape.LayerParameters / t + (double)shape.Vocab * h / t; // the first stage holds the embedding
+        // The first stage holds the embedding, and without pipelining an untied output layer too.
+        double parameters = perStage * shape.LayerParameters / t + (p == 1 && !shape.TiedEmbeddings ? 2 : 1) * (double)shape.Vocab * h / t;
         double d = setup.DataParallel;
         int z = setup.ZeroStage;
         var states = new List<MemoryTerm>

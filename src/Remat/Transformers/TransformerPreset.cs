@@ -20,11 +20,11 @@ public sealed record TransformerPreset(string Name, TransformerShape Shape, int 
         new("gpt-175b", new(96, 12288, 96, 51200), 2048, 8, 8, true, "Korthikanti et al. 2022, table 3"),
         new("gpt-530b", new(105, 20480, 128, 51200), 2048, 8, 35, true, "Korthikanti et al. 2022, table 3"),
         new("gpt-1t", new(128, 25600, 160, 51200), 2048, 8, 64, true, "Korthikanti et al. 2022, table 3"),
-        new("llama-2-7b", new(32, 4096, 32, 32000, Ffn: 11008, GatedMlp: true, Biases: false), 4096, 1, 1, false, "Touvron et al. 2023 (Llama 2)"),
-        new("llama-2-13b", new(40, 5120, 40, 32000, Ffn: 13824, GatedMlp: true, Biases: false), 4096, 1, 1, false, "Touvron et al. 2023 (Llama 2)"),
-        new("llama-2-70b", new(80, 8192, 64, 32000, Ffn: 28672, KvHeads: 8, GatedMlp: true, Biases: false), 4096, 8, 1, false, "Touvron et al. 2023 (Llama 2)"),
-        new("llama-3-8b", new(32, 4096, 32, 128256, Ffn: 14336, KvHeads: 8, GatedMlp: true, Biases: false), 8192, 1, 1, false, "Meta Llama 3 model card"),
-        new("mistral-7b", new(32, 4096, 32, 32000, Ffn: 14336, KvHeads: 8, GatedMlp: true, Biases: false), 4096, 1, 1, false, "Jiang et al. 2023 (Mistral 7B)"),
+        new("llama-2-7b", new(32, 4096, 32, 32000, Ffn: 11008, GatedMlp: true, Biases: false, TiedEmbeddings: false), 4096, 1, 1, false, "Touvron et al. 2023 (Llama 2)"),
+        new("llama-2-13b", new(40, 5120, 40, 32000, Ffn: 13824, GatedMlp: true, Biases: false, TiedEmbeddings: false), 4096, 1, 1, false, "Touvron et al. 2023 (Llama 2)"),
+        new("llama-2-70b", new(80, 8192, 64, 32000, Ffn: 28672, KvHeads: 8, GatedMlp: true, Biases: false, TiedEmbeddings: false), 4096, 8, 1, false, "Touvron et al. 2023 (Llama 2)"),
+        new("llama-3-8b", new(32, 4096, 32, 128256, Ffn: 14336, KvHeads: 8, GatedMlp: true, Biases: false, TiedEmbeddings: false), 8192, 1, 1, false, "Meta Llama 3 model card"),
+        new("mistral-7b", new(32, 4096, 32, 32000, Ffn: 14336, KvHeads: 8, GatedMlp: true, Biases: false, TiedEmbeddings: false), 4096, 1, 1, false, "Jiang et al. 2023 (Mistral 7B)"),
         new("gpt2-xl", new(48, 1600, 25, 50257), 1024, 1, 1, true, "Radford et al. 2019 (GPT-2)"),
     ];
 

@@ -4,10 +4,11 @@ namespace Remat.Transformers;
 /// The shape of a decoder-only transformer: L layers of hidden size h with a attention heads, vocabulary v.
 /// <paramref name="Ffn"/> defaults to 4h; <paramref name="KvHeads"/> below <paramref name="Heads"/> is grouped-query
 /// attention; <paramref name="GatedMlp"/> is a SwiGLU MLP (gate, up, down projections); <paramref name="Biases"/> says
-/// whether the linear layers have biases (GPT) or not (Llama).
+/// whether the linear layers have biases (GPT) or not (Llama); <paramref name="TiedEmbeddings"/> whether the output
+/// layer shares the token embedding's weights (GPT) or has its own (Llama).
 /// </summary>
 public sealed record TransformerShape(int Layers, int Hidden, int Heads, int Vocab, int? Ffn = null, int? KvHeads = null,
-    bool GatedMlp = false, bool Biases = true)
+    bool GatedMlp = false, bool Biases = true, bool TiedEmbeddings = true)
 {
     /// <summary>
     /// Parameters of one layer: the Q, K, V and output projections, the MLP, two layer norms (scale and shift).
@@ -23,8 +24,8 @@ public sealed record TransformerShape(int Layers, int Hidden, int Heads, int Voc
         }
     }
 
-    /// <summary>All parameters: the layers, the token embedding (shared with the output layer) and the final layer norm.</summary>
-    public long Parameters => Layers * LayerParameters + (long)Vocab * Hidden + 2L * Hidden;
+    /// <summary>All parameters: the layers, the token embedding, the output layer when it is not tied, the final layer norm.</summary>
+    public long Parameters => Layers * LayerParameters + (TiedEmbeddings ? 1 : 2) * (long)Vocab * Hidden + 2L * Hidden;
 
     /// <summary>f, the MLP's inner size.</summary>
     public int FfnSize => Ffn ?? 4 * Hidden;
