@@ -18,7 +18,7 @@ public class GoalBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _heterogeneous = Chains.Heterogeneous(256);
+        _heterogeneous = Chain.Heterogeneous(256);
         long max = Simulator.Run(_heterogeneous, new StoreAll().Plan(_heterogeneous)).PeakBytes;
         long min = Optimal.MinimumBudget(_heterogeneous);
         _budget = min + (max - min) / 3;

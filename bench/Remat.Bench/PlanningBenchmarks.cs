@@ -18,7 +18,7 @@ public class PlanningBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _chain = Chains.Heterogeneous(Stages);
+        _chain = Chain.Heterogeneous(Stages);
         long max = Simulator.Run(_chain, new StoreAll().Plan(_chain)).PeakBytes;
         long min = Remat.Planners.Optimal.MinimumBudget(_chain);
         _budget = min + (max - min) / 2;

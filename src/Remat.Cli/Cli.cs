@@ -17,6 +17,7 @@ public static class Cli
             CompareCommand.Create(output),
             TrainCommand.Create(output, error),
             MemoryCommand.Create(output),
+            Viz.VizCommand.Create(output),
         };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -12,8 +12,9 @@ internal static class CompareCommand
         var source = new ChainSource();
         var strategies = new StrategyOptions();
         var points = Options.Count("--points", "Budgets tried for the frontier of a chain too long to search exactly (default 16).", 2);
+        var html = new Option<string?>("--html") { Description = "Also write a self-contained HTML report (optimal at the budget, against every strategy)." };
         var command = new Command("compare", "Compare every strategy at a budget, and show the memory/time frontier.");
-        foreach (var o in source.All.Concat(strategies.All).Append(points))
+        foreach (var o in source.All.Concat(strategies.All).Append(points).Append(html))
             command.Options.Add(o);
         command.SetAction(parse =>
         {
@@ -59,6 +60,8 @@ internal static class CompareCommand
             foreach (var p in frontier)
                 sb.AppendLine($"{Size.Format(p.PeakBytes),12} {PlanReport.Num(p.Time),10} {PlanReport.Overhead(p.Time, chain.BaselineTime),9}");
             output.Write(sb.ToString());
+            if (parse.GetValue(html) is { } file && rows.Single(r => r.Name == "optimal").Trace is { } optimal)
+                Viz.HtmlReport.Write(file, Viz.VizApi.Describe(chain, optimal, budget), Viz.VizApi.Tradeoff(chain));
             return 0;
         });
         return command;

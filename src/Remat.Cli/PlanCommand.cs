@@ -14,8 +14,9 @@ internal static class PlanCommand
         strategy.AcceptOnlyFromAmong(StrategyOptions.Names);
         var json = new Option<bool>("--json") { Description = "Print the plan JSON (docs/plan-format.md)." };
         var ops = new Option<bool>("--ops") { Description = "List the operations in the summary." };
+        var html = new Option<string?>("--html") { Description = "Also write a self-contained HTML report of the plan (no network needed)." };
         var command = new Command("plan", "Plan a schedule for a chain and measure it with the simulator.");
-        foreach (var o in source.All.Concat(strategies.All).Append(strategy).Append(json).Append(ops))
+        foreach (var o in source.All.Concat(strategies.All).Append(strategy).Append(json).Append(ops).Append(html))
             command.Options.Add(o);
         command.SetAction(parse =>
         {
@@ -26,6 +27,8 @@ internal static class PlanCommand
             if (budget is { } b && trace.PeakBytes > b)
                 throw new UsageException(OverBudget(chain, name, trace.PeakBytes, b));
             long? reported = StrategyOptions.TakesBudget(name) ? budget : null;
+            if (parse.GetValue(html) is { } file)
+                Viz.HtmlReport.Write(file, Viz.VizApi.Describe(chain, trace, budget), Viz.VizApi.Tradeoff(chain));
             output.Write(parse.GetValue(json)
                 ? PlanReport.Json(w => PlanReport.Json(w, chain, trace, reported)) + Environment.NewLine
                 : PlanReport.Text(chain, trace, budget, parse.GetValue(ops)));

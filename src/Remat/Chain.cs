@@ -69,6 +69,24 @@ public sealed class Chain
         return new Chain(outputBytes, stages, $"uniform-{length}");
     }
 
+    /// <summary>
+    /// A seeded synthetic chain whose stages differ like a CNN's: outputs of 1-8 MiB, saved 1-4 times the output,
+    /// temps up to a quarter of it, forward times 0.5-3.5 and backward times 1-7.
+    /// </summary>
+    public static Chain Heterogeneous(int length, int seed = 42)
+    {
+        if (length < 1)
+            throw new ChainException($"a chain needs at least one stage, not {length}.");
+        var rng = new Random(seed);
+        var stages = Enumerable.Range(1, length).Select(k =>
+        {
+            long a = rng.NextInt64(1L << 20, 8L << 20);
+            return new Stage($"stage{k}", rng.NextDouble() * 3 + 0.5, rng.NextDouble() * 6 + 1, a, a + rng.NextInt64(0, 3 * a),
+                rng.NextInt64(0, a / 4), rng.NextInt64(0, a / 4));
+        });
+        return new Chain(4L << 20, stages, $"heterogeneous-{length}");
+    }
+
     private static void Validate(int k, Stage s)
     {
         string where = $"stage {k}" + (string.IsNullOrEmpty(s.Name) ? "" : $" ('{s.Name}')");

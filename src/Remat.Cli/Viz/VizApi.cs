@@ -1,0 +1,133 @@
+using Remat.Planners;
+using Remat.Transformers;
+
+namespace Remat.Cli.Viz;
+
+/// <summary>Which chain to plan: a generated one, or a chain file's JSON.</summary>
+internal sealed record ChainRequest(int Layers = 12, string Kind = "uniform", int Seed = 42, string? Json = null);
+
+/// <summary>A plan to make: the chain, the strategy and its settings.</summary>
+internal sealed record PlanRequest(ChainRequest Chain, string Strategy = "optimal", long? BudgetBytes = null, int? Segments = null, int? Snapshots = null);
+
+/// <summary>A stage as the page draws it.</summary>
+internal sealed record StageView(string Name, long OutputBytes, long SavedBytes, double ForwardTime, double BackwardTime);
+
+/// <summary>One operation of a schedule.</summary>
+internal sealed record OpView(string Op, int Stage);
+
+/// <summary>A plan with the simulator's trace, op by op.</summary>
+internal sealed record PlanResponse(
+    string Strategy, long InputBytes, IReadOnlyList<StageView> Stages, long? BudgetBytes, long MinimumBytes, long StoreAllPeakBytes,
+    long PeakBytes, double Time, double BaselineTime, double Overhead, long ForwardCount,
+    IReadOnlyList<OpView> Ops, IReadOnlyList<long> MemoryAfter, IReadOnlyList<long> PeakDuring, IReadOnlyList<double> TimeAfter);
+
+/// <summary>A (peak, time) point.</summary>
+internal sealed record Point(string Label, long PeakBytes, double Time);
+
+/// <summary>Periodic checkpointing with n segments: its peak, time and their product.</summary>
+internal sealed record SegmentPoint(int Segments, long PeakBytes, double Time, double Product);
+
+/// <summary>The trade-off of a chain: the frontier, every strategy, and the product curve over segments.</summary>
+internal sealed record TradeoffResponse(IReadOnlyList<Point> Frontier, IReadOnlyList<Point> Strategies, Point SqrtPoint, IReadOnlyList<SegmentPoint> Segments, int SqrtSegments);
+
+/// <summary>Activation memory per layer of a transformer preset under each technique.</summary>
+internal sealed record TransformerResponse(string Preset, IReadOnlyList<Point> Techniques);
+
+/// <summary>The requests of the page's JSON API, answered by the core planners and simulator.</summary>
+internal static class VizApi
+{
+    /// <summary>The longest generated chain the page asks for.</summary>
+    public const int MaxLayers = 400;
+
+    /// <summary>The chain a request names; bad input throws <see cref="ChainException"/> or <see cref="UsageException"/>.</summary>
+    public static Chain Chain(ChainRequest request)
+    {
+        if (request.Json is { } json)
+            return ChainJson.Parse(json, "the chain file");
+        if (request.Layers is < 1 or > MaxLayers)
+            throw new UsageException($"layers is {request.Layers}; the page plans 1 to {MaxLayers} layers.");
+        return request.Kind == "heterogeneous"
+            ? Remat.Chain.Heterogeneous(request.Layers, request.Seed)
+            : Remat.Chain.Uniform(request.Layers, 32L << 20, 96L << 20, 1, 2);
+    }
+
+    /// <summary>Plans and simulates; a budget below the minimum throws <see cref="InfeasibleBudgetException"/>.</summary>
+    public static PlanResponse Plan(PlanRequest request)
+    {
+        var chain = Chain(request.Chain);
+        long storeAll = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes;
+        IPlanner planner = request.Strategy switch
+        {
+            "storeall" => new StoreAll(),
+            "periodic" => new Periodic(request.Segments),
+            "revolve" => new Revolve(request.Snapshots ?? Math.Max(1, (int)Math.Round(Math.Sqrt(chain.Length)))),
+            "chen" => new ChenGreedy(request.BudgetBytes),
+            "optimal" => new Optimal(request.BudgetBytes ?? storeAll),
+            _ => throw new UsageException($"unknown strategy '{request.Strategy}'."),
+        };
+        return Describe(chain, Simulator.Run(chain, planner.Plan(chain)), request.BudgetBytes);
+    }
+
+    /// <summary>A simulated plan as the page draws it.</summary>
+    public static PlanResponse Describe(Chain chain, Trace trace, long? budgetBytes)
+    {
+        long storeAll = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes;
+        long minimum = Optimal.MinimumBudget(chain);
+        return new PlanResponse(
+            trace.Schedule.Strategy, chain.InputBytes,
+            chain.Stages.Select(s => new StageView(s.Name, s.OutputBytes, s.SavedBytes, s.ForwardTime, s.BackwardTime)).ToList(),
+            budgetBytes, minimum, storeAll, trace.PeakBytes, trace.Time, chain.BaselineTime, trace.Time / chain.BaselineTime - 1,
+            trace.ForwardCount, trace.Schedule.Ops.Select(o => new OpView(o.Kind.ToString(), o.Stage)).ToList(),
+            trace.MemoryAfter, trace.PeakDuring, trace.TimeAfter);
+    }
+
+    /// <summary>The frontier, every strategy's point, and periodic checkpointing for every number of segments.</summary>
+    public static TradeoffResponse Tradeoff(ChainRequest request) => Tradeoff(Chain(request));
+
+    /// <summary>The frontier, every strategy's point, and periodic checkpointing for every number of segments.</summary>
+    public static TradeoffResponse Tradeoff(Chain chain)
+    {
+        Point At(string label, IPlanner planner)
+        {
+            var t = Simulator.Run(chain, planner.Plan(chain));
+            return new Point(label, t.PeakBytes, t.Time);
+        }
+        long storeAll = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes;
+        long minimum = Optimal.MinimumBudget(chain);
+        int sqrt = new Periodic().SegmentsFor(chain.Length);
+        var strategies = new List<Point>
+        {
+            At("store-all", new StoreAll()),
+            At($"periodic ({sqrt} segments)", new Periodic()),
+            At($"revolve ({sqrt} snapshots)", new Revolve(sqrt)),
+            At("chen", new ChenGreedy()),
+            At("optimal (halfway budget)", new Optimal(minimum + (storeAll - minimum) / 2)),
+        };
+        var frontier = ParetoFrontier.Compute(chain, budgets: 12, slots: 200, alsoAt: strategies.Select(p => p.PeakBytes))
+            .Select(p => new Point("optimal", p.PeakBytes, p.Time)).ToList();
+        int step = Math.Max(1, chain.Length / 60); // at most ~60 points on the product curve
+        var segments = Enumerable.Range(1, chain.Length).Where(n => n % step == 0 || n == 1 || n == sqrt).Select(n =>
+        {
+            var t = Simulator.Run(chain, new Periodic(n).Plan(chain));
+            return new SegmentPoint(n, t.PeakBytes, t.Time, (double)t.PeakBytes * t.Time);
+        }).ToList();
+        return new TradeoffResponse(frontier, strategies, strategies[1], segments, sqrt);
+    }
+
+    /// <summary>A preset's activation memory per layer under tensor parallelism alone and with each technique.</summary>
+    public static TransformerResponse Transformer(string preset)
+    {
+        var p = TransformerPreset.Find(preset) ?? throw new UsageException($"unknown preset '{preset}'.");
+        var a = new ActivationSetup(p.Sequence, 1, p.TensorParallel, Dropout: p.Dropout);
+        bool sp = p.TensorParallel > 1;
+        Point Bar(string label, ActivationSetup setup, Recompute r) => new(label, (long)ActivationMemory.PerLayerBytes(p.Shape, setup, r), 0);
+        var bars = new List<Point> { Bar($"tensor parallel (t = {p.TensorParallel})", a, Recompute.None) };
+        if (sp)
+            bars.Add(Bar("+ sequence parallel", a with { SequenceParallel = true }, Recompute.None));
+        bars.Add(Bar("+ selective recompute", a, Recompute.Selective));
+        if (sp)
+            bars.Add(Bar("+ both", a with { SequenceParallel = true }, Recompute.Selective));
+        bars.Add(Bar("full recompute", a, Recompute.Full));
+        return new TransformerResponse(p.Name, bars);
+    }
+}

@@ -1,0 +1,269 @@
+// The page of `remat viz` and of the static exports. Every figure comes from the JSON API (or, in a static
+// export, from the same API's answers embedded in the page): the page draws, it never plans.
+'use strict';
+const $ = id => document.getElementById(id);
+const MiB = 1024 * 1024;
+const fmtBytes = b => b >= 1024 * MiB ? (b / 1024 / MiB).toFixed(2) + ' GiB' : (b / MiB).toFixed(1) + ' MiB';
+const fmtNum = x => Number(x.toFixed(3)).toString();
+const staticData = window.REMAT_STATIC || null;
+const state = { plan: null, tradeoff: null, chainJson: null, frame: 0, timer: null, charts: {} };
+
+async function api(path, body) {
+  const response = await fetch(path, body === undefined ? undefined
+    : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const json = await response.json();
+  if (!response.ok) throw json;
+  return json;
+}
+
+function chainRequest() {
+  return state.chainJson ? { json: state.chainJson } : { layers: +$('layers').value, kind: $('kind').value, seed: 42 };
+}
+
+function showError(message) {
+  $('error').hidden = !message;
+  $('error').textContent = message || '';
+}
+
+async function refreshChain() {
+  showError('');
+  try {
+    // Store-all first: its answer carries the smallest feasible budget and store-all's peak for the slider.
+    const bounds = await api('/api/plan', { chain: chainRequest(), strategy: 'storeall' });
+    const slider = $('budget');
+    slider.min = bounds.minimumBytes;
+    slider.max = bounds.storeAllPeakBytes;
+    slider.step = Math.max(1, Math.round((bounds.storeAllPeakBytes - bounds.minimumBytes) / 200));
+    slider.value = Math.round((bounds.minimumBytes + bounds.storeAllPeakBytes) / 2);
+    $('segments').value = Math.max(1, Math.round(Math.sqrt(bounds.stages.length)));
+    $('snapshots').value = $('segments').value;
+    state.tradeoff = await api('/api/tradeoff', chainRequest());
+    drawTradeoff();
+    drawProduct();
+    await refreshPlan();
+  } catch (e) {
+    showError(e.error || String(e));
+  }
+}
+
+async function refreshPlan() {
+  const budget = +$('budget').value;
+  $('budget-value').textContent = fmtBytes(budget);
+  try {
+    state.plan = await api('/api/plan', {
+      chain: chainRequest(), strategy: $('strategy').value, budgetBytes: budget,
+      segments: +$('segments').value, snapshots: +$('snapshots').value,
+    });
+    showError('');
+  } catch (e) {
+    showError(e.error || String(e));
+    return;
+  }
+  showPlan();
+}
+
+function showPlan() {
+  const p = state.plan;
+  $('peak').textContent = fmtBytes(p.peakBytes);
+  $('time').textContent = fmtNum(p.time) + ' (store-all ' + fmtNum(p.baselineTime) + ')';
+  $('overhead').textContent = '+' + (100 * p.overhead).toFixed(1) + '%';
+  $('forwards').textContent = p.forwardCount + ' for ' + p.stages.length + ' layers';
+  buildChain();
+  setFrame(0);
+  drawMemory();
+  drawTradeoff();
+}
+
+function buildChain() {
+  const chain = $('chain');
+  chain.replaceChildren();
+  const maxBytes = Math.max(...state.plan.stages.map(s => s.savedBytes));
+  state.plan.stages.forEach((s, i) => {
+    const box = document.createElement('div');
+    box.className = 'layer';
+    box.title = `layer ${i + 1}: output ${fmtBytes(s.outputBytes)}, saved ${fmtBytes(s.savedBytes)}`;
+    box.style.height = (16 + 30 * s.savedBytes / maxBytes) + 'px';
+    chain.appendChild(box);
+  });
+}
+
+// The state of the layers after `frame` operations, for drawing: which outputs are kept plainly, which are recorded.
+function layerStates(frame) {
+  const p = state.plan, L = p.stages.length;
+  const plain = new Array(L + 1).fill(false), record = new Array(L + 1).fill(false);
+  const forwards = new Array(L + 1).fill(0), done = new Array(L + 1).fill(false);
+  plain[0] = true;
+  for (let i = 0; i < frame; i++) {
+    const { op, stage: k } = p.ops[i];
+    if (op === 'Fn' || op === 'Fck') { plain[k] = true; forwards[k]++; if (op === 'Fn' && k > 1) plain[k - 1] = false; }
+    else if (op === 'Fe') { record[k] = true; forwards[k]++; }
+    else if (op === 'Loss') { plain[L] = false; }
+    else if (op === 'B') { record[k] = false; done[k] = true; plain[k - 1] = false; }
+  }
+  return { plain, record, forwards, done };
+}
+
+function setFrame(frame) {
+  const p = state.plan;
+  state.frame = Math.max(0, Math.min(frame, p.ops.length));
+  const s = layerStates(state.frame);
+  const current = state.frame > 0 ? p.ops[state.frame - 1] : null;
+  [...$('chain').children].forEach((box, i) => {
+    const k = i + 1;
+    box.className = 'layer' + (s.done[k] ? ' done' : s.record[k] ? ' record' : s.plain[k] ? ' plain' : '') +
+      (s.forwards[k] > 1 ? ' recomputed' : '') + (current && current.stage === k ? ' current' : '');
+  });
+  $('op-label').textContent = state.frame === 0 ? 'before the first operation'
+    : `operation ${state.frame} of ${p.ops.length}: ${describe(current)}; memory ${fmtBytes(p.memoryAfter[state.frame - 1])}`;
+  const memory = state.charts.memory;
+  if (memory) {
+    memory.data.datasets[3].data = state.frame === 0 ? [] : [{ x: state.frame, y: p.memoryAfter[state.frame - 1] / MiB }];
+    memory.update('none');
+  }
+}
+
+function describe(op) {
+  switch (op.op) {
+    case 'Fn': return `forward of layer ${op.stage}, keeping only its output`;
+    case 'Fck': return `forward of layer ${op.stage}, keeping its input as a checkpoint`;
+    case 'Fe': return `forward of layer ${op.stage}, recording what its backward needs`;
+    case 'Loss': return 'the loss, and its gradient';
+    default: return `backward of layer ${op.stage}`;
+  }
+}
+
+function play() {
+  if (state.timer) { clearInterval(state.timer); state.timer = null; $('play').textContent = 'Play'; return; }
+  if (state.frame >= state.plan.ops.length) setFrame(0);
+  $('play').textContent = 'Pause';
+  state.timer = setInterval(() => {
+    if (state.frame >= state.plan.ops.length) { play(); return; }
+    setFrame(state.frame + 1);
+  }, 1000 / +$('speed').value);
+}
+
+function chart(id, config) {
+  state.charts[id]?.destroy();
+  state.charts[id] = new Chart($(id + '-chart'), config);
+  return state.charts[id];
+}
+
+function drawMemory() {
+  const p = state.plan, n = p.ops.length;
+  const points = a => a.map((y, i) => ({ x: i + 1, y: y / MiB }));
+  const peakIndex = p.peakDuring.indexOf(Math.max(...p.peakDuring));
+  const datasets = [
+    { label: 'memory after each operation', data: points(p.memoryAfter), borderColor: '#3b82f6', pointRadius: 0, stepped: true },
+    { label: 'peak during each operation', data: points(p.peakDuring), borderColor: '#93c5fd', borderDash: [4, 3], pointRadius: 0, stepped: true },
+    { label: 'peak ' + fmtBytes(p.peakBytes), data: [{ x: peakIndex + 1, y: p.peakBytes / MiB }], borderColor: '#dc2626', backgroundColor: '#dc2626', pointRadius: 6, showLine: false },
+    { label: 'now', data: [], borderColor: '#f59e0b', backgroundColor: '#f59e0b', pointRadius: 7, showLine: false },
+  ];
+  if (p.budgetBytes) datasets.push({ label: 'budget ' + fmtBytes(p.budgetBytes), data: [{ x: 1, y: p.budgetBytes / MiB }, { x: n, y: p.budgetBytes / MiB }], borderColor: '#111827', borderDash: [8, 4], pointRadius: 0 });
+  chart('memory', {
+    type: 'line', data: { datasets },
+    options: { animation: false, maintainAspectRatio: false, parsing: false,
+      scales: { x: { type: 'linear', title: { display: true, text: 'operation' } }, y: { title: { display: true, text: 'MiB' } } },
+      plugins: { title: { display: true, text: 'Memory over the training step (the simulator\'s trace)' } } },
+  });
+}
+
+function drawTradeoff() {
+  const t = state.tradeoff;
+  if (!t) return;
+  const pt = q => ({ x: q.peakBytes / MiB, y: q.time, label: q.label });
+  const constant = t.sqrtPoint.peakBytes / MiB * t.sqrtPoint.time;
+  const xs = t.frontier.map(q => q.peakBytes / MiB);
+  const lo = Math.min(...xs), hi = Math.max(...xs);
+  const curve = Array.from({ length: 40 }, (_, i) => { const x = lo + (hi - lo) * i / 39; return { x, y: constant / x }; });
+  const datasets = [
+    { label: 'optimal frontier', data: t.frontier.map(pt), borderColor: '#16a34a', backgroundColor: '#16a34a', showLine: true, pointRadius: 2 },
+    { label: 'strategies', data: t.strategies.map(pt), borderColor: '#3b82f6', backgroundColor: '#3b82f6', pointRadius: 5, showLine: false },
+    { label: '√L segments', data: [pt(t.sqrtPoint)], borderColor: '#dc2626', backgroundColor: '#dc2626', pointRadius: 8, pointStyle: 'star', showLine: false },
+    { label: 'memory × compute = constant', data: curve, borderColor: '#9ca3af', borderDash: [5, 4], pointRadius: 0, showLine: true },
+  ];
+  if (state.plan) datasets.push({ label: 'this plan', data: [pt({ peakBytes: state.plan.peakBytes, time: state.plan.time, label: 'this plan' })], borderColor: '#f59e0b', backgroundColor: '#f59e0b', pointRadius: 7, showLine: false });
+  chart('tradeoff', {
+    type: 'scatter', data: { datasets },
+    options: { animation: false, maintainAspectRatio: false,
+      scales: { x: { title: { display: true, text: 'peak memory (MiB)' } }, y: { title: { display: true, text: 'compute time' }, suggestedMin: 0 } },
+      plugins: { title: { display: true, text: 'Less memory costs more compute' },
+        tooltip: { callbacks: { label: c => `${c.raw.label || c.dataset.label}: ${c.raw.x.toFixed(1)} MiB, ${c.raw.y.toFixed(2)}` } } } },
+  });
+}
+
+function drawProduct() {
+  const t = state.tradeoff;
+  const min = Math.min(...t.segments.map(s => s.product));
+  chart('product', {
+    type: 'line',
+    data: { datasets: [
+      { label: 'memory × compute (periodic, relative to its minimum)', data: t.segments.map(s => ({ x: s.segments, y: s.product / min })), borderColor: '#3b82f6', pointRadius: 2 },
+      { label: '√L = ' + t.sqrtSegments + ' segments', data: t.segments.filter(s => s.segments === t.sqrtSegments).map(s => ({ x: s.segments, y: s.product / min })), borderColor: '#dc2626', backgroundColor: '#dc2626', pointRadius: 8, pointStyle: 'star', showLine: false },
+      { label: 'minimum', data: t.segments.filter(s => s.product === min).map(s => ({ x: s.segments, y: 1 })), borderColor: '#16a34a', backgroundColor: '#16a34a', pointRadius: 7, showLine: false },
+    ] },
+    options: { animation: false, maintainAspectRatio: false, parsing: false,
+      scales: { x: { type: 'linear', title: { display: true, text: 'segments' } }, y: { title: { display: true, text: 'memory × compute' } } },
+      plugins: { title: { display: true, text: 'Memory × compute over the number of segments' } } },
+  });
+}
+
+async function showTransformer() {
+  const presets = $('preset');
+  if (!presets.options.length) {
+    for (const name of await api('/api/presets')) presets.add(new Option(name, name));
+    presets.value = 'gpt-175b';
+  }
+  const t = await api('/api/transformer?preset=' + encodeURIComponent(presets.value));
+  chart('transformer', {
+    type: 'bar',
+    data: { labels: t.techniques.map(x => x.label), datasets: [{ label: 'activation memory per layer (MiB)', data: t.techniques.map(x => x.peakBytes / MiB), backgroundColor: '#3b82f6' }] },
+    options: { animation: false, maintainAspectRatio: false, plugins: { title: { display: true, text: t.preset + ': activations of one layer per GPU' } } },
+  });
+}
+
+function selectTab(name) {
+  for (const tab of ['chain', 'transformer']) {
+    $('tab-' + tab).setAttribute('aria-selected', String(tab === name));
+    $('panel-' + tab).hidden = tab !== name;
+  }
+  if (name === 'transformer') showTransformer().catch(e => showError(e.error || String(e)));
+}
+
+function wire() {
+  $('layers').addEventListener('input', () => { $('layers-value').textContent = $('layers').value; });
+  $('layers').addEventListener('change', () => { state.chainJson = null; refreshChain(); });
+  $('kind').addEventListener('change', () => { state.chainJson = null; refreshChain(); });
+  $('chain-file').addEventListener('change', async () => {
+    const file = $('chain-file').files[0];
+    if (file) { state.chainJson = await file.text(); refreshChain(); }
+  });
+  for (const id of ['strategy', 'segments', 'snapshots']) $(id).addEventListener('change', refreshPlan);
+  $('budget').addEventListener('input', () => { $('budget-value').textContent = fmtBytes(+$('budget').value); });
+  $('budget').addEventListener('change', refreshPlan);
+  $('play').addEventListener('click', play);
+  $('step').addEventListener('click', () => setFrame(state.frame + 1));
+  $('tab-chain').addEventListener('click', () => selectTab('chain'));
+  $('tab-transformer').addEventListener('click', () => selectTab('transformer'));
+  $('preset').addEventListener('change', showTransformer);
+  document.addEventListener('keydown', e => {
+    if (e.target.tagName === 'INPUT' || e.target.tagName === 'SELECT') return;
+    if (e.key === ' ') { e.preventDefault(); play(); }
+    if (e.key === 'ArrowRight') setFrame(state.frame + 1);
+    if (e.key === 'ArrowLeft') setFrame(state.frame - 1);
+  });
+}
+
+if (staticData) {
+  // A static export: the answers are embedded; only the animation runs.
+  document.body.classList.add('static');
+  $('tab-transformer').hidden = true;
+  state.plan = staticData.plan;
+  state.tradeoff = staticData.tradeoff;
+  $('play').addEventListener('click', play);
+  $('step').addEventListener('click', () => setFrame(state.frame + 1));
+  drawProduct();
+  showPlan();
+} else {
+  wire();
+  refreshChain();
+}
