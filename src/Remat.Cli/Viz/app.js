@@ -266,4 +266,5 @@ if (staticData) {
 } else {
   wire();
   refreshChain();
+  if (location.hash === '#transformer') selectTab('transformer');
 }

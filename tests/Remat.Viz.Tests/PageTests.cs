@@ -1,0 +1,133 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Playwright;
+using Remat.Cli.Viz;
+
+namespace Remat.Viz.Tests;
+
+public class PageTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
+{
+    /// <summary>A page on the server whose console errors and page errors are collected.</summary>
+    private async Task<(IPage Page, List<string> Errors)> Open()
+    {
+        var page = await fixture.Browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 1400 } });
+        var errors = new List<string>();
+        page.Console += (_, m) => { if (m.Type == "error") errors.Add(m.Text); };
+        page.PageError += (_, e) => errors.Add(e);
+        await page.GotoAsync(fixture.Address.ToString());
+        await page.WaitForFunctionAsync("() => typeof state !== 'undefined' && state.plan !== null && state.tradeoff !== null");
+        return (page, errors);
+    }
+
+    [Fact]
+    public async Task The_page_loads_with_no_console_errors_and_draws_every_chart()
+    {
+        var (page, errors) = await Open();
+        Assert.Empty(errors);
+        Assert.True(await page.EvaluateAsync<bool>("() => ['memory', 'tradeoff', 'product'].every(c => state.charts[c])"));
+        Assert.Equal(36, await page.Locator("#chain .layer").CountAsync());
+    }
+
+    [Fact]
+    public async Task Moving_the_budget_slider_changes_the_plan_and_the_charts()
+    {
+        var (page, errors) = await Open();
+        long before = await page.EvaluateAsync<long>("() => state.plan.peakBytes");
+        string peakText = await page.InnerTextAsync("#peak");
+        await page.EvalOnSelectorAsync("#budget", "e => { e.value = e.min; e.dispatchEvent(new Event('change')); }");
+        await page.WaitForFunctionAsync($"() => state.plan.peakBytes !== {before}");
+        Assert.NotEqual(peakText, await page.InnerTextAsync("#peak"));
+        long budget = await page.EvaluateAsync<long>("() => state.plan.budgetBytes");
+        Assert.True(await page.EvaluateAsync<long>("() => state.plan.peakBytes") <= budget);
+        Assert.True(await page.EvaluateAsync<bool>("() => state.charts.memory.data.datasets[0].data.length === state.plan.ops.length"));
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task The_peak_shown_is_the_one_the_API_returns()
+    {
+        var (page, _) = await Open();
+        await page.SelectOptionAsync("#kind", "heterogeneous");
+        await page.WaitForFunctionAsync("() => state.plan.stages[0].outputBytes !== state.plan.stages[1].outputBytes");
+        long budget = await page.EvaluateAsync<long>("() => +document.getElementById('budget').value");
+        using var http = new HttpClient { BaseAddress = fixture.Address };
+        var response = await http.PostAsJsonAsync("api/plan", new
+        {
+            chain = new { layers = 36, kind = "heterogeneous", seed = 42 },
+            strategy = "optimal",
+            budgetBytes = budget,
+            segments = 6,
+            snapshots = 6,
+        });
+        var api = await response.Content.ReadFromJsonAsync<JsonElement>();
+        long peak = api.GetProperty("peakBytes").GetInt64();
+        Assert.Equal(peak, await page.EvaluateAsync<long>("() => state.plan.peakBytes"));
+        Assert.Equal(await page.EvaluateAsync<string>($"() => fmtBytes({peak})"), await page.InnerTextAsync("#peak"));
+    }
+
+    [Fact]
+    public async Task The_animation_steps_through_the_schedule()
+    {
+        var (page, _) = await Open();
+        await page.ClickAsync("#step");
+        await page.ClickAsync("#step");
+        await page.Keyboard.PressAsync("ArrowRight");
+        Assert.StartsWith("operation 3 of", await page.InnerTextAsync("#op-label"));
+        Assert.Equal(1, await page.Locator("#chain .layer.current").CountAsync());
+        await page.ClickAsync("#play");
+        await page.WaitForFunctionAsync("() => state.frame > 6");
+        await page.ClickAsync("#play");
+        int frame = await page.EvaluateAsync<int>("() => state.frame");
+        await page.WaitForTimeoutAsync(300);
+        Assert.Equal(frame, await page.EvaluateAsync<int>("() => state.frame"));
+    }
+
+    [Fact]
+    public async Task The_transformer_tab_draws_bars_from_the_memory_model()
+    {
+        var (page, errors) = await Open();
+        await page.ClickAsync("#tab-transformer");
+        await page.WaitForFunctionAsync("() => state.charts.transformer !== undefined");
+        Assert.Equal(5, await page.EvaluateAsync<int>("() => state.charts.transformer.data.labels.length"));
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task The_static_export_opens_offline()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"remat-report-{Guid.NewGuid():N}.html");
+        var output = new StringWriter();
+        int code = Cli.Cli.Run(["plan", "--layers", "16", "--budget", "700MiB", "--html", path], output, new StringWriter());
+        Assert.Equal(0, code);
+        try
+        {
+            await using var context = await fixture.Browser.NewContextAsync();
+            var requests = new List<string>();
+            await context.RouteAsync("**/*", async route =>
+            {
+                if (route.Request.Url.StartsWith("file:", StringComparison.Ordinal))
+                    await route.ContinueAsync();
+                else
+                {
+                    requests.Add(route.Request.Url);
+                    await route.AbortAsync();
+                }
+            });
+            var page = await context.NewPageAsync();
+            var errors = new List<string>();
+            page.PageError += (_, e) => errors.Add(e);
+            await page.GotoAsync(new Uri(path).AbsoluteUri);
+            await page.WaitForFunctionAsync("() => state.charts.memory !== undefined");
+            Assert.Empty(requests);
+            Assert.Empty(errors);
+            // The summary says "peak  672 MiB (704643072 bytes)": the page must show that plan.
+            var peakLine = output.ToString().Split('\n').Single(l => l.StartsWith("peak", StringComparison.Ordinal));
+            long peak = long.Parse(peakLine[(peakLine.IndexOf('(') + 1)..peakLine.IndexOf(" bytes", StringComparison.Ordinal)]);
+            Assert.Equal(peak, await page.EvaluateAsync<long>("() => state.plan.peakBytes"));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
