@@ -103,7 +103,7 @@ internal static class VizApi
             At("chen", new ChenGreedy()),
             At("optimal (halfway budget)", new Optimal(minimum + (storeAll - minimum) / 2)),
         };
-        var frontier = ParetoFrontier.Compute(chain, budgets: 12, slots: 200, alsoAt: strategies.Select(p => p.PeakBytes))
+        var frontier = ParetoFrontier.Compute(chain, budgets: 12, slots: 100, alsoAt: strategies.Select(p => p.PeakBytes))
             .Select(p => new Point("optimal", p.PeakBytes, p.Time)).ToList();
         int step = Math.Max(1, chain.Length / 60); // at most ~60 points on the product curve
         var segments = Enumerable.Range(1, chain.Length).Where(n => n % step == 0 || n == 1 || n == sqrt).Select(n =>
