@@ -29,7 +29,11 @@ public static class Cli
         }
         try
         {
-            return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+            // Ctrl-C cancels the running command, which stops at its next step and writes nothing half-done.
+            return parse.Invoke(new InvocationConfiguration
+            {
+                Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = TimeSpan.FromSeconds(30),
+            });
         }
         catch (Exception e) when (e is UsageException or ChainException or InfeasibleBudgetException or PlanningLimitException)
         {

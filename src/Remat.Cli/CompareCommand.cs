@@ -7,6 +7,9 @@ namespace Remat.Cli;
 /// <summary><c>remat compare</c>: every strategy side by side at one budget, against the Pareto frontier.</summary>
 internal static class CompareCommand
 {
+    /// <summary>The longest chain compare takes: its frontier is about 20 optimal plans.</summary>
+    public const int MaxStages = 200;
+
     public static Command Create(TextWriter output)
     {
         var source = new ChainSource();
@@ -19,6 +22,9 @@ internal static class CompareCommand
         command.SetAction(parse =>
         {
             var chain = source.Build(parse);
+            if (chain.Length > MaxStages)
+                throw new UsageException($"compare plans the whole frontier, for chains of up to {MaxStages} stages; " +
+                                         $"this one has {chain.Length}. Use remat plan for longer chains.");
             int slots = parse.GetValue(strategies.Slots) ?? Rotor.DefaultSlots;
             long storeAll = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes;
             long min = Optimal.MinimumBudget(chain);

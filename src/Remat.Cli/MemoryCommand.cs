@@ -103,14 +103,16 @@ internal static class MemoryCommand
         {
             using var doc = JsonDocument.Parse(File.ReadAllText(path));
             var r = doc.RootElement;
-            int Int(string name) => r.TryGetProperty(name, out var v) && v.TryGetInt32(out int i) ? i
+            if (r.ValueKind != JsonValueKind.Object)
+                throw new UsageException($"{path}: the shape must be a JSON object with layers, hidden, heads and vocab.");
+            int Int(string name) => r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) ? i
                 : throw new UsageException($"{path}: '{name}' must be a whole number.");
             int? OptionalInt(string name) => r.TryGetProperty(name, out _) ? Int(name) : null;
             bool Flag(string name, bool fallback) => r.TryGetProperty(name, out var v) ? v.ValueKind == JsonValueKind.True : fallback;
             return new TransformerShape(Int("layers"), Int("hidden"), Int("heads"), OptionalInt("vocab") ?? 51200, OptionalInt("ffn"),
                 OptionalInt("kvHeads"), Flag("gatedMlp", false), Flag("biases", true), Flag("tiedEmbeddings", true));
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or ArgumentException or NotSupportedException)
         {
             throw new UsageException($"cannot read the shape file '{path}': {e.Message}");
         }

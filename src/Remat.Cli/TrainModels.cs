@@ -1,31 +1,41 @@
+using Remat.Torch;
+using Remat.Transformers;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Remat.Cli;
 
-/// <summary>The model families of <c>remat train</c>: chains of Linear + ReLU stages.</summary>
+/// <summary>A model of <c>remat train</c>: its stages and the shapes of one sample's input and target.</summary>
+internal sealed record TrainModel(string Name, nn.Module<Tensor, Tensor>[] Stages, long[] InputShape, long[] TargetShape);
+
+/// <summary>The model families of <c>remat train</c>.</summary>
 internal static class TrainModels
 {
-    public static readonly string[] Names = ["mlp", "hourglass"];
+    public static readonly string[] Names = ["mlp", "hourglass", "gpt"];
 
     /// <summary>
-    /// The stage widths: <c>mlp</c> keeps <paramref name="width"/> throughout (a uniform chain); <c>hourglass</c>
-    /// cycles through 1, 2, 4, 2, 1, 1/2, 1/4, 1/2 times it, so activation sizes and costs vary 16-fold.
+    /// Builds <paramref name="model"/> from <paramref name="seed"/>:
+    /// <c>mlp</c> is <paramref name="layers"/> stages of Linear + ReLU of <paramref name="width"/> (a uniform chain);
+    /// <c>hourglass</c> cycles the widths through 1, 2, 4, 2, 1, 1/2, 1/4, 1/2 times it, so activation sizes and costs
+    /// vary 16-fold; <c>gpt</c> stacks GPT layers of hidden size <paramref name="width"/> (heads of 64) over
+    /// <paramref name="sequence"/> tokens.
     /// </summary>
-    public static int[] Widths(string model, int layers, int width)
-    {
-        double[] cycle = [1, 2, 4, 2, 1, 0.5, 0.25, 0.5];
-        return Enumerable.Range(0, layers + 1)
-            .Select(i => model == "mlp" || i == 0 || i == layers ? width : Math.Max(1, (int)(width * cycle[i % cycle.Length])))
-            .ToArray();
-    }
-
-    /// <summary>The stages, initialised from <paramref name="seed"/>.</summary>
-    public static nn.Module<Tensor, Tensor>[] Build(int[] widths, long seed)
+    public static TrainModel Build(string model, int layers, int width, int sequence, long seed)
     {
         random.manual_seed(seed);
-        return Enumerable.Range(0, widths.Length - 1)
+        if (model == "gpt")
+        {
+            var blocks = Enumerable.Range(0, layers)
+                .Select(_ => (nn.Module<Tensor, Tensor>)new GptBlock(width, Math.Max(1, width / 64), 0, Recompute.None)).ToArray();
+            return new TrainModel(model, blocks, [sequence, width], [sequence, width]);
+        }
+        double[] cycle = [1, 2, 4, 2, 1, 0.5, 0.25, 0.5];
+        var widths = Enumerable.Range(0, layers + 1)
+            .Select(i => model == "mlp" || i == 0 || i == layers ? width : Math.Max(1, (int)(width * cycle[i % cycle.Length])))
+            .ToArray();
+        var stages = Enumerable.Range(0, layers)
             .Select(i => (nn.Module<Tensor, Tensor>)nn.Sequential(nn.Linear(widths[i], widths[i + 1]), nn.ReLU()))
             .ToArray();
+        return new TrainModel(model, stages, [widths[0]], [widths[^1]]);
     }
 }

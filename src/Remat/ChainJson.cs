@@ -19,7 +19,7 @@ public static class ChainJson
         {
             text = File.ReadAllText(path, Encoding.UTF8);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             throw new ChainException($"cannot read the chain file '{path}': {e.Message}");
         }

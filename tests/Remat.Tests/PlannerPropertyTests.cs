@@ -151,6 +151,30 @@ public class PlannerPropertyTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>The count of docs/reliability.md.</summary>
+    public const int ManyChains = 2000;
+
+    [Fact]
+    public void Thousands_of_random_chains_and_budgets_keep_every_promise()
+    {
+        var rng = new Random(23);
+        for (int trial = 0; trial < ManyChains; trial++)
+        {
+            var chain = RandomChains.Make(rng, rng.Next(1, 11));
+            long min = Optimal.MinimumBudget(chain), max = StoreAllPeak(chain);
+            long budget = RandomChains.Between(rng, min, max);
+            var optimal = Simulator.Run(chain, new Optimal(budget).Plan(chain));
+            Assert.True(optimal.PeakBytes <= budget, $"trial {trial}: optimal over budget");
+            Assert.Equal(optimal.Schedule.Ops, new Optimal(budget).Plan(chain).Ops);
+            foreach (var other in new IPlanner[] { new StoreAll(), new Periodic(), new Revolve(rng.Next(1, 5)), new ChenGreedy() })
+            {
+                var theirs = Simulator.Run(chain, other.Plan(chain));
+                if (theirs.PeakBytes <= budget)
+                    Assert.True(optimal.Time <= theirs.Time, $"trial {trial}: {other.Name} beats optimal at budget {budget}");
+            }
+        }
+    }
+
     [Fact]
     public void Below_the_smallest_budget_optimal_reports_that_budget()
     {

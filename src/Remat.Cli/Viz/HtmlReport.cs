@@ -15,6 +15,8 @@ internal static class HtmlReport
             .Replace("<link rel=\"stylesheet\" href=\"style.css\">", "<style>\n" + VizServer.Asset("style.css") + "</style>")
             .Replace("<script src=\"vendor/chart.umd.min.js\"></script>", "<script>\n" + VizServer.Asset("chart.umd.min.js") + "\n</script>")
             .Replace("<script src=\"app.js\"></script>", "<script>window.REMAT_STATIC = " + data + ";</script>\n<script>\n" + VizServer.Asset("app.js") + "\n</script>");
+        if (string.IsNullOrWhiteSpace(path))
+            throw new UsageException("--html needs a file name.");
         string full = Path.GetFullPath(path);
         string temporary = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
         try

@@ -87,6 +87,8 @@ internal static class VizApi
     /// <summary>The frontier, every strategy's point, and periodic checkpointing for every number of segments.</summary>
     public static TradeoffResponse Tradeoff(Chain chain)
     {
+        if (chain.Length > MaxLayers)
+            throw new UsageException($"the trade-off view plans the frontier for chains of up to {MaxLayers} stages; this one has {chain.Length}.");
         Point At(string label, IPlanner planner)
         {
             var t = Simulator.Run(chain, planner.Plan(chain));

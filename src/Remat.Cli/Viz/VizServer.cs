@@ -46,12 +46,16 @@ internal sealed class VizServer : IAsyncDisposable
         return new VizServer(app, new Uri(address.EndsWith('/') ? address : address + "/"));
     }
 
-    /// <summary>Waits until <paramref name="cancellation"/> fires, then stops.</summary>
+    /// <summary>
+    /// Waits until <paramref name="cancellation"/> fires or the host is asked to stop (ASP.NET's own handling of
+    /// Ctrl-C and SIGTERM), whichever comes first.
+    /// </summary>
     public async Task RunUntilAsync(CancellationToken cancellation)
     {
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellation, _app.Lifetime.ApplicationStopping);
         try
         {
-            await Task.Delay(Timeout.Infinite, cancellation);
+            await Task.Delay(Timeout.Infinite, either.Token);
         }
         catch (OperationCanceledException)
         {

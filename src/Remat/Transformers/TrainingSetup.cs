@@ -20,8 +20,8 @@ public sealed record TrainingSetup(
     {
         shape.Validate(Activations.TensorParallel);
         var a = Activations;
-        if (a.Sequence < 1 || a.MicroBatch < 1)
-            throw new ArgumentException($"the sequence ({a.Sequence}) and the micro-batch ({a.MicroBatch}) must be at least 1.");
+        if (a.Sequence < 1 || a.MicroBatch < 1 || a.Sequence > 10_000_000 || a.MicroBatch > 1_000_000)
+            throw new ArgumentException($"the sequence ({a.Sequence}) must be 1 to 10,000,000 and the micro-batch ({a.MicroBatch}) 1 to 1,000,000.");
         if (a.ActivationBytes is not (1 or 2 or 4 or 8))
             throw new ArgumentException($"activation bytes is {a.ActivationBytes}; use 1, 2, 4 or 8.");
         if (PipelineParallel < 1 || shape.Layers % PipelineParallel != 0)
@@ -30,6 +30,8 @@ public sealed record TrainingSetup(
             throw new ArgumentException($"the interleaved chunks ({InterleavedChunks}) must divide the layers of a pipeline stage ({shape.Layers / PipelineParallel}).");
         if (DataParallel < 1)
             throw new ArgumentException($"the data-parallel size is {DataParallel}; it must be at least 1.");
+        if (a.TensorParallel > shape.Heads || PipelineParallel > shape.Layers)
+            throw new ArgumentException("tensor parallelism cannot exceed the heads, nor pipeline parallelism the layers.");
         if (ZeroStage is < 0 or > 3)
             throw new ArgumentException($"the ZeRO stage is {ZeroStage}; it is 0, 1, 2 or 3.");
         if (FullyRecomputedLayers < 0 || FullyRecomputedLayers > shape.Layers / PipelineParallel)

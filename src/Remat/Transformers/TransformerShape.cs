@@ -36,12 +36,12 @@ public sealed record TransformerShape(int Layers, int Hidden, int Heads, int Voc
     /// <summary>Throws <see cref="ArgumentException"/> naming the field when the shape cannot exist.</summary>
     public void Validate(int tensorParallel = 1)
     {
-        Positive(Layers, "layers");
-        Positive(Hidden, "hidden");
-        Positive(Heads, "heads");
-        Positive(Vocab, "vocab");
-        Positive(FfnSize, "ffn");
-        Positive(KeyValueHeads, "kv-heads");
+        Within(Layers, "layers", 100_000);
+        Within(Hidden, "hidden", 1 << 20);
+        Within(Heads, "heads", 1 << 20);
+        Within(Vocab, "vocab", 100_000_000);
+        Within(FfnSize, "ffn", 1 << 24);
+        Within(KeyValueHeads, "kv-heads", 1 << 20);
         if (Hidden % Heads != 0)
             throw new ArgumentException($"heads ({Heads}) must divide hidden ({Hidden}); {Hidden} / {Heads} is not a whole head size.");
         if (Heads % KeyValueHeads != 0)
@@ -50,9 +50,11 @@ public sealed record TransformerShape(int Layers, int Hidden, int Heads, int Voc
             throw new ArgumentException($"the tensor-parallel size ({tensorParallel}) must divide heads ({Heads}).");
     }
 
-    private static void Positive(int value, string field)
+    private static void Within(int value, string field, int max)
     {
         if (value < 1)
             throw new ArgumentException($"{field} is {value}; it must be at least 1.");
+        if (value > max)
+            throw new ArgumentException($"{field} is {value}; Remat models up to {max}.");
     }
 }
