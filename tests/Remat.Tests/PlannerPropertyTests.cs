@@ -65,7 +65,9 @@ public class PlannerPropertyTests(ITestOutputHelper output)
             var rotor = Simulator.Run(chain, new Rotor(budget, (int)budget).Plan(chain)); // one-byte slots: exact
             Assert.True(rotor.PeakBytes <= budget, $"trial {trial}: rotor peaks at {rotor.PeakBytes} over {budget}");
             Assert.True(rotor.Time >= exact.Time, $"trial {trial}: rotor ({rotor.Time}) beats the exhaustive optimum ({exact.Time})");
-            Assert.Equal(rotor.Time, Simulator.Run(chain, new Optimal(budget, (int)budget, exactUpTo: 0).Plan(chain)).Time);
+            double withoutExact = Simulator.Run(chain, new Optimal(budget, (int)budget, exactUpTo: 0).Plan(chain)).Time;
+            Assert.True(withoutExact <= rotor.Time && withoutExact >= exact.Time,
+                $"trial {trial}: optimal without the exact search took {withoutExact}, rotor {rotor.Time}, the exact optimum {exact.Time}");
             if (rotor.Time > exact.Time)
             {
                 worse++;
