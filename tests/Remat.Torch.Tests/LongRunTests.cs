@@ -13,8 +13,12 @@ public class LongRunTests(ITestOutputHelper output)
 {
     private const int Steps = 500;
 
-    /// <summary>The documented tolerance: 16 MiB of growth over 450 steps, a few bytes per op at most.</summary>
-    private const long Tolerance = 16L << 20;
+    /// <summary>
+    /// The documented tolerance: 32 MiB of growth over 450 steps. The process's own one-time growth (tiered
+    /// compilation, allocator arenas, libtorch's caches) stays below it, while one leaked activation per step
+    /// (512 x 128 floats, 256 KiB) would add 112 MiB.
+    /// </summary>
+    private const long Tolerance = 32L << 20;
 
     public static TheoryData<string> Strategies => ["storeall", "periodic", "revolve", "chen", "optimal"];
 
@@ -36,7 +40,11 @@ public class LongRunTests(ITestOutputHelper output)
         var executor = new ScheduleExecutor(stages);
         var optimizer = optim.SGD(stages.SelectMany(s => s.parameters()), 0.001);
         random.manual_seed(1);
-        var x = randn(64, 64);
+        var x = randn(512, 64);
+        // Warm the process first: the runtime's tiered compilation and libtorch's lazily made thread pools and
+        // caches grow once, early in a process's life, whichever test runs first.
+        for (int step = 0; step < 200; step++)
+            executor.Step(schedule, x, Models.Loss);
         long atFifty = 0;
         for (int step = 1; step <= Steps; step++)
         {
