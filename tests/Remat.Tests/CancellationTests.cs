@@ -26,7 +26,7 @@ public class CancellationTests
         using var process = Start("train", "--layers", "4", "--width", "64", "--batch", "16", "--steps", "1000000", "--strategy", "storeall,periodic", "--json");
         var stderr = process.StandardError.ReadToEndAsync();
         var stdout = process.StandardOutput.ReadToEndAsync();
-        await Task.Delay(TimeSpan.FromSeconds(4));
+        await Task.Delay(TimeSpan.FromSeconds(8)); // past start-up and profiling, into the training steps
         Interrupt(process);
         Assert.True(process.WaitForExit(TimeSpan.FromSeconds(20)), "remat train did not stop within 20 s of Ctrl-C");
         Assert.Equal(130, process.ExitCode);
