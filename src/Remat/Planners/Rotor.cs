@@ -11,8 +11,8 @@ public sealed class Rotor : IPlanner
     /// <summary>The default number of memory slots of the dynamic program.</summary>
     public const int DefaultSlots = 1000;
 
-    /// <summary>The longest chain the dynamic program takes.</summary>
-    public const int MaxStages = 2048;
+    /// <summary>The longest chain the dynamic program takes (its least-peak program alone is O(L^3)).</summary>
+    public const int MaxStages = 1024;
 
     private readonly long _budget;
     private readonly int _slots;
@@ -51,11 +51,13 @@ public sealed class Rotor : IPlanner
     /// <summary>The fastest rotor-family schedule within the budget, named <paramref name="strategy"/>.</summary>
     internal Schedule Plan(Chain chain, string strategy)
     {
+        RotorMinimumPeak.CheckLength(chain.Length);
+        long slotBytes = SlotBytes(chain);
+        int slots = (int)Math.Min(_slots, _budget / slotBytes);
+        RotorTable.CheckWork(chain.Length, slots); // before any O(L^3) work
         var least = new RotorMinimumPeak(chain);
         if (_budget < least.PeakBytes)
             throw new InfeasibleBudgetException(strategy, _budget, least.PeakBytes);
-        long slotBytes = SlotBytes(chain);
-        int slots = (int)Math.Min(_slots, _budget / slotBytes);
         var table = new RotorTable(chain, slotBytes, slots);
         int memory = (int)Math.Min(slots, (_budget - chain.InputBytes) / slotBytes);
         var candidates = new List<Schedule> { RotorFamily.Emit(strategy, chain.Length, least, 0) };

@@ -16,10 +16,10 @@ internal sealed class RotorTable : RotorFamily.IChooser
     public const long MaxTableBytes = 4L << 30;
 
     /// <summary>
-    /// The most inner-loop work the table may take, L^3/6 * K memory cells: about 20 s on the 2-core machine of
+    /// The most inner-loop work the table may take, L^3/6 * K memory cells: about 10 s on the 2-core machine of
     /// docs/benchmarks.md (2.8*10^9 cells, L = 256 and K = 1000, take 1.1 s).
     /// </summary>
-    public const double MaxWork = 5e10;
+    public const double MaxWork = 2.5e10;
 
     private readonly int _length, _slots;
     private readonly int[] _a, _aFreed, _abar, _ftmp, _btmp; // slots; _a and _aFreed indexed 0..L
@@ -28,17 +28,23 @@ internal sealed class RotorTable : RotorFamily.IChooser
     private readonly float[][] _interval, _top;
     private readonly int[] _intervalFrom, _topFrom; // the least memory at which each row is finite (rows never increase)
 
+    /// <summary>Refuses a table whose work passes <see cref="MaxWork"/>, naming the number of slots that fits.</summary>
+    public static void CheckWork(int length, int slots)
+    {
+        double work = (double)length * length * length / 6 * slots;
+        if (work > MaxWork)
+            throw new PlanningLimitException(
+                $"the dynamic program for {length} stages and {slots} slots is too long a computation (about {work / 2.5e9:0} s here); " +
+                $"use --slots {Math.Max(1, (int)(MaxWork * 6 / ((double)length * length * length)))} or fewer stages.");
+    }
+
     /// <summary>Builds the table for memories 0 .. <paramref name="slots"/> slots of <paramref name="slotBytes"/> bytes.</summary>
     public RotorTable(Chain chain, long slotBytes, int slots)
     {
         int L = chain.Length;
         _length = L;
         _slots = slots;
-        double work = (double)L * L * L / 6 * slots;
-        if (work > MaxWork)
-            throw new PlanningLimitException(
-                $"the dynamic program for {L} stages and {slots} slots is too long a computation (about {work / 2.5e9:0} s here); " +
-                $"use --slots {Math.Max(1, (int)(MaxWork * 6 / ((double)L * L * L)))} or fewer stages.");
+        CheckWork(L, slots);
         long bytes = (long)Pairs.Count(L) * (slots + 1) * sizeof(float);
         if (bytes > MaxTableBytes)
             throw new PlanningLimitException($"the dynamic program for {L} stages and {slots} slots needs {Size.Format(bytes)}, more than {Size.Format(MaxTableBytes)}; use fewer slots.");
