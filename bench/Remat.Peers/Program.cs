@@ -8,11 +8,12 @@ using System.Text.Json;
 // the machine's drift falls on both. Writes the tables and plots into docs/benchmarks.md and docs/img/.
 // Usage (from the repository root, after `dotnet build -c Release`):
 //   dotnet run --project bench/Remat.Peers -c Release -- [--reps 2] [--steps 5]
+//   dotnet run --project bench/Remat.Peers -c Release -- --replot bench/peers/results.json   (tables and plots again, no runs)
 
 var options = args.Select((a, i) => (a, i)).Where(t => t.a.StartsWith("--")).ToDictionary(t => t.a, t => args[t.i + 1]);
+string root = Directory.GetCurrentDirectory();
 int reps = int.Parse(options.GetValueOrDefault("--reps", "2"), CultureInfo.InvariantCulture);
 int steps = int.Parse(options.GetValueOrDefault("--steps", "5"), CultureInfo.InvariantCulture);
-string root = Directory.GetCurrentDirectory();
 string cli = Path.Combine(root, "src/Remat.Cli/bin/Release/net10.0/Remat.Cli.dll");
 string peer = Path.Combine(root, "bench/peers/torch_peer.py");
 if (!File.Exists(cli) || !File.Exists(peer))
@@ -25,6 +26,13 @@ Architecture[] architectures =
     new("gpt", "8 GPT layers (hidden 256, 4 heads, sequence 256, batch 8)", ["--model", "gpt", "--layers", "8", "--width", "256", "--seq", "256", "--batch", "8"]),
 ];
 int[] segments = [2, 4, 8];
+if (options.TryGetValue("--replot", out string? saved))
+{
+    var old = JsonSerializer.Deserialize<List<Result>>(File.ReadAllText(saved))!;
+    reps = old.Max(r => r.Rep);
+    Report(old);
+    return;
+}
 var results = new List<Result>();
 foreach (var arch in architectures)
 {
@@ -157,11 +165,12 @@ void Plot(Architecture arch, List<Row> rows, Row remat, Row torch)
     Series("Remat periodic (2, 4, 8 segments)", rows.Where(r => r.Config.StartsWith("periodic")), remat);
     Series("Remat optimal (at periodic's planned peak)", rows.Where(r => r.Config.StartsWith("optimal")), remat);
     Series("PyTorch checkpoint_sequential (2, 4, 8)", rows.Where(r => r.Config.StartsWith("seq")), torch);
-    Series("baselines (Remat store-all, PyTorch)", [remat, torch], remat);
+    Series("Remat store-all (its baseline)", [remat], remat);
+    Series("PyTorch without checkpointing (its baseline)", [torch], torch);
     plt.Title(arch.Title);
     plt.XLabel("measured peak memory of a step (MiB)");
     plt.YLabel("step time overhead (%)");
-    plt.ShowLegend();
+    plt.ShowLegend(ScottPlot.Alignment.UpperRight);
     plt.SavePng(Path.Combine(root, $"docs/img/peers-{arch.Name}.png"), 900, 520);
 }
 
