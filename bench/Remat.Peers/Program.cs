@@ -146,7 +146,7 @@ void Report(List<Result> all)
     string path = Path.Combine(root, "docs/benchmarks.md");
     string doc = File.ReadAllText(path);
     int begin = doc.IndexOf("<!-- peers:begin", StringComparison.Ordinal), end = doc.IndexOf("<!-- peers:end -->", StringComparison.Ordinal);
-    doc = begin < 0 ? doc.TrimEnd() + "\n\n" + md : doc[..begin] + md + doc[(end + "<!-- peers:end -->".Length)..].TrimStart('\n');
+    doc = begin < 0 ? doc.TrimEnd() + "\n\n" + md : doc[..begin] + md + "\n" + doc[(end + "<!-- peers:end -->".Length)..].TrimStart('\n');
     File.WriteAllText(path, doc);
     File.WriteAllText(Path.Combine(root, "bench/peers/results.json"), JsonSerializer.Serialize(all, new JsonSerializerOptions { WriteIndented = true }));
     Console.WriteLine(md);
