@@ -25,8 +25,10 @@ internal static class PlanReport
         return sb.ToString();
     }
 
-    public static string Overhead(double time, double baseline) =>
-        baseline == 0 ? "0%" : ((time / baseline - 1) * 100).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture) + "%";
+    public static string Overhead(double time, double baseline) => baseline == 0 ? "0%" : Percent(time / baseline - 1);
+
+    /// <summary>A signed percentage: 0.146 is "+14.6%".</summary>
+    public static string Percent(double fraction) => (fraction * 100).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture) + "%";
 
     public static string Num(double x) => x.ToString("0.###", CultureInfo.InvariantCulture);
 

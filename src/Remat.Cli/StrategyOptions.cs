@@ -23,19 +23,27 @@ internal sealed class StrategyOptions
     public static bool TakesBudget(string strategy) => strategy is "chen" or "optimal";
 
     /// <summary>The planner <paramref name="strategy"/> for <paramref name="budget"/>, tuned by the other options.</summary>
-    public IPlanner Create(string strategy, Chain chain, ParseResult parse, long? budget)
-    {
-        int slots = parse.GetValue(Slots) ?? Rotor.DefaultSlots;
-        return strategy switch
+    public IPlanner Create(string strategy, Chain chain, ParseResult parse, long? budget) =>
+        Planner(strategy, budget, parse.GetValue(Segments),
+            () => parse.GetValue(Snapshots) ?? DefaultSnapshots(chain, budget),
+            () => throw NeedsBudget(chain),
+            parse.GetValue(Slots) ?? Rotor.DefaultSlots);
+
+    /// <summary>
+    /// The planner called <paramref name="strategy"/>: the one mapping from strategy names to planners, shared by the
+    /// commands and the viz API. The callers say how Revolve's snapshots are chosen when none are given, and what
+    /// optimal plans to when there is no budget.
+    /// </summary>
+    public static IPlanner Planner(string strategy, long? budget, int? segments, Func<int> snapshots, Func<long> unbudgetedOptimal, int slots) =>
+        strategy switch
         {
             "storeall" => new StoreAll(),
-            "periodic" => new Periodic(parse.GetValue(Segments)),
-            "revolve" => new Revolve(parse.GetValue(Snapshots) ?? DefaultSnapshots(chain, budget)),
+            "periodic" => new Periodic(segments),
+            "revolve" => new Revolve(snapshots()),
             "chen" => new ChenGreedy(budget),
-            "optimal" => new Optimal(budget ?? throw NeedsBudget(chain), slots),
+            "optimal" => new Optimal(budget ?? unbudgetedOptimal(), slots),
             _ => throw new UsageException($"unknown strategy '{strategy}'; the strategies are {string.Join(", ", Names)}."),
         };
-    }
 
     private static UsageException NeedsBudget(Chain chain) =>
         new($"optimal plans to a memory budget: give --budget. For this chain any budget from {Size.Format(Optimal.MinimumBudget(chain))} " +

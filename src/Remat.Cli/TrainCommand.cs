@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text;
-using System.Globalization;
 using Remat.Planners;
 using Remat.Torch;
 using TorchSharp;
@@ -176,7 +175,7 @@ internal static class TrainCommand
         sb.AppendLine($"{"strategy",-10} {"measured peak",14} {"planned peak",13} {"median step",12} {"overhead",9} {"final loss",12}");
         foreach (var r in results)
             sb.AppendLine($"{r.Strategy,-10} {Size.Format(r.MeasuredPeakBytes),14} {Size.Format(r.PlannedPeakBytes),13} " +
-                          $"{r.MedianStepSeconds * 1000,9:0.0} ms {(double.IsNaN(r.Overhead) ? "-" : (r.Overhead * 100).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture) + "%"),9} {r.FinalLoss,12:0.000000}");
+                          $"{r.MedianStepSeconds * 1000,9:0.0} ms {(double.IsNaN(r.Overhead) ? "-" : PlanReport.Percent(r.Overhead)),9} {r.FinalLoss,12:0.000000}");
         return sb.ToString();
     }
 

@@ -56,15 +56,8 @@ internal static class VizApi
     {
         var chain = Chain(request.Chain);
         long storeAll = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes;
-        IPlanner planner = request.Strategy switch
-        {
-            "storeall" => new StoreAll(),
-            "periodic" => new Periodic(request.Segments),
-            "revolve" => new Revolve(request.Snapshots ?? Math.Max(1, (int)Math.Round(Math.Sqrt(chain.Length)))),
-            "chen" => new ChenGreedy(request.BudgetBytes),
-            "optimal" => new Optimal(request.BudgetBytes ?? storeAll),
-            _ => throw new UsageException($"unknown strategy '{request.Strategy}'."),
-        };
+        var planner = StrategyOptions.Planner(request.Strategy, request.BudgetBytes, request.Segments,
+            () => request.Snapshots ?? Math.Max(1, (int)Math.Round(Math.Sqrt(chain.Length))), () => storeAll, Rotor.DefaultSlots);
         return Describe(chain, Simulator.Run(chain, planner.Plan(chain)), request.BudgetBytes);
     }
 
