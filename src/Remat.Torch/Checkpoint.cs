@@ -12,14 +12,31 @@ namespace Remat.Torch;
 public static class Checkpoint
 {
     /// <summary>
-    /// Raised when a checkpoint cannot save anything (nothing inside requires grad). Without a handler the
-    /// message goes to standard error.
+    /// Raised when a checkpoint's backward fails (the message names the cause). Without a handler the message goes
+    /// to standard error.
     /// </summary>
     public static event Action<string>? Warning;
 
     /// <summary>Runs <paramref name="function"/> on one tensor under checkpointing.</summary>
-    public static Tensor Run(Func<Tensor, Tensor> function, Tensor input, bool preserveRngState = true) =>
-        Run(xs => [function(xs[0])], [input], preserveRngState)[0];
+    public static Tensor Run(Func<Tensor, Tensor> function, Tensor input, bool preserveRngState = true)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        return Run(xs => [function(xs[0])], [input], preserveRngState)[0];
+    }
+
+    /// <summary>Runs <paramref name="function"/> on two tensors under checkpointing.</summary>
+    public static Tensor Run(Func<Tensor, Tensor, Tensor> function, Tensor a, Tensor b, bool preserveRngState = true)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        return Run(xs => [function(xs[0], xs[1])], [a, b], preserveRngState)[0];
+    }
+
+    /// <summary>Runs <paramref name="function"/> on three tensors under checkpointing.</summary>
+    public static Tensor Run(Func<Tensor, Tensor, Tensor, Tensor> function, Tensor a, Tensor b, Tensor c, bool preserveRngState = true)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        return Run(xs => [function(xs[0], xs[1], xs[2])], [a, b, c], preserveRngState)[0];
+    }
 
     /// <summary>
     /// Runs <paramref name="function"/> on <paramref name="inputs"/> without recording; its backward reruns it with
@@ -34,6 +51,7 @@ public static class Checkpoint
         ArgumentNullException.ThrowIfNull(inputs);
         if (inputs.Any(t => t is null))
             throw new ArgumentException("checkpoint: an input tensor is null; pass non-tensor arguments by closure instead.", nameof(inputs));
+        BackwardGuard.ReleaseReturned();
         if (!is_grad_enabled())
             return function(inputs);
         // The sentinel requires grad, so the backward runs even when no input does: the parameters inside the
@@ -42,6 +60,20 @@ public static class Checkpoint
         var state = new State(function, inputs.Length, preserveRngState ? random.get_rng_state() : null);
         object[] vars = [state, .. inputs, sentinel];
         return [.. RecomputeFunction.apply(vars)];
+    }
+
+    /// <summary>
+    /// Runs the backward pass from <paramref name="output"/> (a scalar loss, or any tensor with
+    /// <paramref name="gradient"/>) as <c>output.backward()</c> does, and when a checkpoint's backward failed inside it
+    /// (an exception in the recomputation, a function none of whose outputs requires grad, an input changed in place),
+    /// throws a <see cref="RematException"/> with that cause. A plain <c>backward()</c> throws too, but libtorch's
+    /// message then only says a node "returned an invalid gradient ... got meta". After a failure the gradients
+    /// accumulated so far are partial: zero them before the next step.
+    /// </summary>
+    public static void Backward(Tensor output, Tensor? gradient = null, bool retainGraph = false)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        BackwardGuard.Surface(() => output.backward(gradient is null ? null : [gradient], retain_graph: retainGraph));
     }
 
     internal static void Warn(string message)
@@ -64,26 +96,40 @@ public static class Checkpoint
             var state = (State)vars[0];
             var inputs = vars.Skip(1).Take(state.InputCount).Cast<Tensor>().ToArray();
             ctx.save_data("state", state);
-            // Handles of our own: the caller may dispose its handles once the forward returns.
-            ctx.save_data("inputs", inputs.Select(t => t.alias().requires_grad_(t.requires_grad)).ToArray());
+            // Saved as libtorch saves a node's inputs: kept while the graph lives, so that a second backward (with
+            // retain_graph) recomputes again, and checked against in-place changes when unpacked.
+            ctx.save_for_backward([.. inputs]);
+            ctx.set_materialize_grads(false); // an output nobody used gets no gradient, not a tensor of zeros
             // The scope frees the function's temporaries now: that is the point of running without recording.
             using var scope = NewDisposeScope();
-            return [.. state.Function(inputs).Select(t => t.MoveToOuterDisposeScope())];
+            var outputs = state.Function(inputs) ?? throw new RematException("checkpoint: the function returned null; return its output tensors.");
+            if (outputs.Any(t => t is null))
+                throw new RematException("checkpoint: the function returned a null tensor; return only tensors, and non-tensors by closure.");
+            return [.. outputs.Select(t => scope.Contains(t) ? t.MoveToOuterDisposeScope() : t)];
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> grads)
         {
             var state = (State)ctx.get_data("state");
-            var inputs = (Tensor[])ctx.get_data("inputs");
-            if (inputs.Any(t => t.IsInvalid))
+            return BackwardGuard.Run("a checkpointed function", state.InputCount + 2, state.InputCount + 1, () =>
             {
-                // An exception cannot cross TorchSharp's native backward, so this is said, not thrown.
-                Warn("checkpoint: a second backward through a checkpointed function is not supported (its inputs were released " +
-                     "after the first); no gradient flows through it. Run the forward again before another backward.");
-                return [null!, .. inputs.Select(_ => (Tensor)null!), null!];
-            }
+                try
+                {
+                    return [null!, .. Recompute(state, ctx.get_saved_variables(), grads), null!];
+                }
+                finally
+                {
+                    foreach (var g in grads)
+                        g?.Dispose(); // the engine's handles to the incoming gradients: ours to release
+                }
+            });
+        }
+
+        /// <summary>Reruns the function with recording on the saved inputs and back-propagates the output gradients.</summary>
+        private static List<Tensor> Recompute(State state, List<Tensor> saved, List<Tensor> grads)
+        {
             using var scope = NewDisposeScope(); // the recomputed graph goes as soon as its gradients are out
-            var detached = inputs.Select(t => t.detach().requires_grad_(t.requires_grad)).ToArray();
+            var detached = saved.Select(t => t.detach().requires_grad_(t.requires_grad)).ToArray();
             Tensor[] outputs;
             using (enable_grad())
             {
@@ -94,20 +140,14 @@ public static class Checkpoint
                 if (outer is not null)
                     random.set_rng_state(outer);
             }
+            if (!outputs.Any(o => o.requires_grad))
+                throw new RematException("none of the checkpointed function's outputs requires grad, so checkpointing it is " +
+                                         "not necessary: run it without Checkpoint.Run, or under no_grad.");
             var pairs = outputs.Zip(grads).Where(p => p.First.requires_grad && p.Second is not null && !p.Second.IsInvalid).ToArray();
-            if (pairs.Length == 0)
-            {
-                Warn("checkpoint: nothing in the checkpointed function requires grad, so checkpointing it saves nothing; " +
-                     "run it under no_grad or without the checkpoint.");
-            }
-            else
-            {
+            if (pairs.Length > 0)
                 autograd.backward(pairs.Select(p => p.First).ToList(), pairs.Select(p => p.Second).ToList());
-            }
-            var result = detached.Select(d => d.requires_grad ? d.grad!.MoveToOuterDisposeScope() : null!).ToList();
-            foreach (var input in inputs)
-                input.Dispose(); // the checkpoint's stored inputs are released with its backward
-            return [null!, .. result, null!];
+            // An input that requires grad but did not reach an output gets none, as in PyTorch.
+            return [.. detached.Select(d => d.requires_grad && d.grad is { } g ? g.MoveToOuterDisposeScope() : null!)];
         }
     }
 }

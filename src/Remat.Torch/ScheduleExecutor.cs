@@ -7,7 +7,8 @@ namespace Remat.Torch;
 /// Runs one training step of a chain of TorchSharp modules by a schedule of the core, op by op, with the
 /// memory rules of the chain model: <c>Fn</c>/<c>Fck</c> run under no-grad, <c>Fe</c> records the stage on a
 /// detached input, <c>B</c> back-propagates the stage with its incoming gradient. Parameter gradients
-/// accumulate into <c>.grad</c> exactly as in a plain step. Every tensor a freed op drops is disposed at once.
+/// accumulate into <c>.grad</c> exactly as in a plain step, and so does the input's gradient when the input requires
+/// grad: into its <c>.grad</c> for a leaf, on into the graph that produced it otherwise. Every tensor a freed op drops is disposed at once.
 /// A recomputed stage sees the random state of its first run in the step, so dropout draws the same mask
 /// (CPU generator), as PyTorch's checkpoint does with <c>preserve_rng_state</c>.
 /// </summary>
@@ -78,7 +79,7 @@ public sealed class ScheduleExecutor
                                 value.backward();
                                 lossValue = value.item<float>();
                             }
-                            gradient = z.grad!.detach().clone().MoveToOuterDisposeScope();
+                            gradient = z.grad!.detach().MoveToOuterDisposeScope();
                         }
                         z.Dispose();
                         Free(ref plain[L]);
@@ -94,7 +95,12 @@ public sealed class ScheduleExecutor
                             using (enable_grad())
                                 record.Output.backward([gradient]);
                             if (record.Input.requires_grad)
-                                next = record.Input.grad!.detach().clone().MoveToOuterDisposeScope();
+                                next = record.Input.grad!.detach().MoveToOuterDisposeScope();
+                        }
+                        if (k == 1 && next is not null)
+                        {
+                            // d_0 flows on into whatever produced the input (an embedding, a stem) or into a leaf's .grad.
+                            input.backward([next]);
                         }
                         record.Output.Dispose();
                         record.Input.Dispose();

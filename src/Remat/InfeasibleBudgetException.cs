@@ -2,7 +2,7 @@ namespace Remat;
 
 /// <summary>A memory budget below the smallest one a planner can meet; it carries that smallest budget.</summary>
 public sealed class InfeasibleBudgetException(string strategy, long budgetBytes, long minimumBytes)
-    : Exception($"{strategy}: no schedule fits in {Size.Format(budgetBytes)} ({budgetBytes} bytes); " +
+    : RematException($"{strategy}: no schedule fits in {Size.Format(budgetBytes)} ({budgetBytes} bytes); " +
                 $"the smallest budget that works is {Size.Format(minimumBytes)} ({minimumBytes} bytes).")
 {
     /// <summary>The budget that was asked for.</summary>

@@ -100,42 +100,102 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void Checkpointing_a_function_where_nothing_requires_grad_says_so()
+    public void An_input_that_requires_grad_but_is_unused_gets_no_gradient()
     {
-        var messages = new List<string>();
-        void Listen(string m) => messages.Add(m);
-        Checkpoint.Warning += Listen;
-        try
-        {
-            var x = randn(3);
-            var y = Checkpoint.Run(t => t * 2, x);
-            y.sum().backward();
-        }
-        finally
-        {
-            Checkpoint.Warning -= Listen;
-        }
-        Assert.Contains(messages, m => m.Contains("nothing in the checkpointed function requires grad"));
+        // PyTorch's test_checkpoint_partial_grad, first half: outputs that pass inputs through, one without grad.
+        var a = randn(1, 4, requires_grad: true);
+        var b = randn(1, 4);
+        var outs = Checkpoint.Run(xs => [xs[0], xs[1]], [a, b]);
+        outs[0].sum().backward();
+        Assert.Equal(new float[] { 1, 1, 1, 1 }, a.grad!.data<float>().ToArray());
+
+        // Two inputs that require grad, the function uses one: the other's .grad stays null, as in PyTorch.
+        var used = randn(4, requires_grad: true);
+        var unused = randn(4, requires_grad: true);
+        Checkpoint.Run((x, _) => x.sin(), used, unused).sum().backward();
+        Assert.True(used.grad is not null && used.grad.allclose(used.detach().cos()), "the used input's gradient is cos(x)");
+        Assert.Null(unused.grad);
     }
 
     [Fact]
-    public void A_second_backward_through_a_checkpoint_says_it_is_not_supported()
+    public void An_output_that_needs_no_gradient_is_a_catchable_error_at_backward()
     {
+        // PyTorch's test_checkpoint_partial_grad, second half: the output depends only on an input without grad.
+        var a = randn(1, 4);
+        var b = randn(1, 4, requires_grad: true);
+        var loss = Checkpoint.Run((x, _) => x * 2, a, b).sum();
+        var e = Assert.Throws<RematException>(() => Checkpoint.Backward(loss));
+        Assert.Contains("none of the checkpointed function's outputs requires grad", e.Message);
+        Assert.Null(b.grad);
+    }
+
+    [Fact]
+    public void Plain_backward_also_throws_when_a_checkpoint_fails()
+    {
+        var x = randn(3, requires_grad: true);
+        var loss = Checkpoint.Run(t => t.detach() * 2, x).sum();
         var messages = new List<string>();
         void Listen(string m) => messages.Add(m);
-        var x = randn(3, requires_grad: true);
-        var loss = Checkpoint.Run(t => t.sin(), x).sum() * 2;
-        loss.backward(retain_graph: true);
         Checkpoint.Warning += Listen;
         try
         {
-            loss.backward();
+            var e = Assert.ThrowsAny<Exception>(() => loss.backward());
+            Assert.Contains("invalid gradient", e.Message);
         }
         finally
         {
             Checkpoint.Warning -= Listen;
         }
-        Assert.Contains(messages, m => m.Contains("second backward"));
+        Assert.Contains(messages, m => m.Contains("none of the checkpointed function's outputs requires grad"));
+    }
+
+    [Fact]
+    public void An_exception_in_the_recomputation_reaches_the_caller_of_backward()
+    {
+        var x = randn(4, requires_grad: true);
+        int calls = 0;
+        Tensor Fails(Tensor t) => ++calls == 2 ? throw new InvalidOperationException("the recomputation broke") : t.exp();
+        var loss = Checkpoint.Run(Fails, x).sum();
+        var e = Assert.Throws<RematException>(() => Checkpoint.Backward(loss));
+        Assert.IsType<InvalidOperationException>(e.InnerException);
+        Assert.Contains("the recomputation broke", e.Message);
+
+        // The process lives on and the next step works.
+        x.grad?.zero_();
+        Checkpoint.Backward(Checkpoint.Run(t => t.exp(), x).sum());
+        Assert.True(x.grad!.allclose(x.detach().exp()), "the next backward gives exp(x)");
+    }
+
+    [Fact]
+    public void An_input_changed_in_place_after_the_forward_is_refused_at_backward()
+    {
+        var w = randn(4, requires_grad: true);
+        var x = randn(4);
+        var loss = Checkpoint.Run((a, b) => a * b, w, x).sum();
+        x.add_(1); // the recomputation would see other values than the forward did
+        var e = Assert.Throws<RematException>(() => Checkpoint.Backward(loss));
+        Assert.Contains("inplace", e.Message);
+    }
+
+    [Fact]
+    public void Repeated_backwards_with_retain_graph_accumulate_the_right_gradients()
+    {
+        // As PyTorch's reentrant checkpoint: each backward recomputes, so three backwards give three times the gradient.
+        var block = Block(8);
+        var x = randn(4, 8, requires_grad: true);
+        var plainLoss = block.forward(x).pow(2).sum();
+        for (int i = 0; i < 3; i++)
+            plainLoss.backward(retain_graph: i < 2);
+        var plainParams = Grads(block);
+        var plainInput = x.grad!.clone();
+        block.zero_grad();
+        x.grad!.zero_();
+
+        var loss = Checkpoint.Run(block.forward, x).pow(2).sum();
+        for (int i = 0; i < 3; i++)
+            loss.backward(retain_graph: i < 2);
+        AssertBitwiseEqual(plainParams, Grads(block), "parameter gradient after three backwards");
+        AssertBitwiseEqual([plainInput], [x.grad!], "input gradient after three backwards");
     }
 
     [Fact]

@@ -69,6 +69,58 @@ public class MemoryTests(ITestOutputHelper output)
         Assert.True(e.MinimumBytes > min / 2);
     }
 
+    /// <summary>Blocks of three Linear layers, 4 MiB per activation at batch 4096 and width 256.</summary>
+    private static nn.Module<Tensor, Tensor>[] Blocks(int n)
+    {
+        random.manual_seed(4);
+        return [.. Enumerable.Range(0, n).Select(_ => (nn.Module<Tensor, Tensor>)nn.Sequential(
+            nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 256), nn.Tanh()))];
+    }
+
+    /// <summary>
+    /// The measured peak of a whole step and of its backward alone (above the memory the forward left), with every
+    /// block checkpointed or none. A warm-up step allocates the parameter gradients first.
+    /// </summary>
+    private static (long Step, long Backward) Peaks(nn.Module<Tensor, Tensor>[] blocks, bool checkpointed)
+    {
+        var input = randn(4096, 256, requires_grad: true);
+        Tensor Forward()
+        {
+            var x = input;
+            foreach (var b in blocks)
+                x = checkpointed ? Checkpoint.Run(b.forward, x) : b.forward(x);
+            return x.pow(2).mean();
+        }
+        using (NewDisposeScope())
+            Forward().backward();
+        long step;
+        using (NewDisposeScope())
+            step = MemoryMeter.PeakAbove(() => Forward().backward());
+        long backward;
+        using (NewDisposeScope())
+        {
+            var loss = Forward();
+            backward = MemoryMeter.PeakAbove(() => loss.backward());
+        }
+        return (step, backward);
+    }
+
+    [Fact]
+    public void Checkpointing_every_block_frees_each_gradient_once_consumed()
+    {
+        var (plain, _) = Peaks(Blocks(8), checkpointed: false);
+        var (four, fourBackward) = Peaks(Blocks(4), checkpointed: true);
+        var (eight, eightBackward) = Peaks(Blocks(8), checkpointed: true);
+        output.WriteLine($"plain step, 8 blocks: {plain >> 20} MiB; checkpointed step: 4 blocks {four >> 20} MiB, 8 blocks {eight >> 20} MiB; " +
+                         $"checkpointed backward: 4 blocks {fourBackward >> 20} MiB, 8 blocks {eightBackward >> 20} MiB");
+        Assert.True(eight <= plain * 0.6, $"8 checkpointed blocks peaked at {eight} bytes, the plain step at {plain}: more than 0.6 of it");
+        // The backward holds one block's recomputation and a gradient or two, whatever the number of blocks:
+        // a gradient kept per checkpoint would add 4 MiB for each of the 4 more blocks.
+        long activation = 4096 * 256 * 4L;
+        Assert.True(eightBackward - fourBackward <= 2 * activation,
+            $"the backward of 8 checkpointed blocks rose {eightBackward} bytes, of 4 blocks {fourBackward}: it grows with the number of checkpoints");
+    }
+
     /// <summary>The documented tolerance of the automatic mode: 10% of the budget plus 16 MiB (docs/torchsharp.md).</summary>
     private static long Tolerance(long budget) => budget / 10 + (16L << 20);
 }

@@ -74,6 +74,30 @@ public class ScheduleExecutorTests
             Assert.True(plain[i].eq(got[i]).all().item<bool>(), $"gradient {i} differs with dropout");
     }
 
+    [Theory]
+    [InlineData("storeall")]
+    [InlineData("revolve1")]
+    public void The_input_gradient_reaches_a_leaf_and_the_module_in_front_of_the_chain(string strategy)
+    {
+        var stem = Models.Mlp([Widths[0], Widths[0]], seed: 5)[0];
+        var stages = Models.Mlp(Widths);
+        var raw = randn(16, Widths[0]);
+        var leaf = raw.clone().requires_grad_(true);
+        Models.PlainStep([stem, .. stages], leaf);
+        var plainStem = Models.Gradients([stem]);
+        var plainLeaf = leaf.grad!.clone();
+        Models.ZeroGrad([stem, .. stages]);
+        leaf.grad!.zero_();
+
+        var chain = Chain.Uniform(stages.Length, 1, 2);
+        var schedule = (strategy == "storeall" ? (IPlanner)new StoreAll() : new Revolve(1)).Plan(chain);
+        new ScheduleExecutor(stages).Step(schedule, stem.forward(leaf), Models.Loss);
+        var gotStem = Models.Gradients([stem]);
+        for (int i = 0; i < plainStem.Length; i++)
+            Assert.True(plainStem[i].eq(gotStem[i]).all().item<bool>(), $"{strategy}: the stem's gradient {i} differs from the plain step");
+        Assert.True(plainLeaf.eq(leaf.grad!).all().item<bool>(), $"{strategy}: the leaf input's gradient differs from the plain step");
+    }
+
     [Fact]
     public void A_schedule_that_lacks_an_input_is_refused_with_its_index()
     {

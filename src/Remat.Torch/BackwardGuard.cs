@@ -1,0 +1,99 @@
+using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
+using static TorchSharp.torch;
+
+namespace Remat.Torch;
+
+/// <summary>
+/// The bridge between Remat's custom backward functions and TorchSharp's native autograd engine, which calls them
+/// through a native callback. Two things cannot be done naively there:
+/// <list type="bullet">
+/// <item>A managed exception cannot cross the callback: it ends the process. So a failure inside a backward is caught,
+/// recorded, and turned into a gradient on the <c>meta</c> device for the function's sentinel input. libtorch's engine
+/// validates every gradient a node returns and refuses that one ("returned an invalid gradient ... expected device cpu
+/// but got meta"), so the caller's <c>backward()</c> throws, catchably, before any other gradient flows from the failed
+/// node. <see cref="Checkpoint.Backward"/> rethrows the recorded cause as a <see cref="RematException"/>.</item>
+/// <item>The gradients a backward returns must outlive the callback (libtorch copies them once it returns), but a
+/// managed handle kept after that holds its memory until the garbage collector runs. So the handles are kept here
+/// and disposed at the next Remat call, once libtorch holds its own references.</item>
+/// </list>
+/// </summary>
+internal static class BackwardGuard
+{
+    private static readonly Lock Gate = new();
+    private static readonly List<Tensor> Returned = [];
+    private static readonly List<Exception> Failures = [];
+
+    /// <summary>
+    /// Runs <paramref name="backward"/>, the body of a custom backward whose input <paramref name="sentinel"/> (of
+    /// <paramref name="count"/>) is an empty tensor that requires grad. A failure is recorded and reported through
+    /// <see cref="Checkpoint.Warning"/>, and the backward then returns the refused gradient described above.
+    /// </summary>
+    public static List<Tensor> Run(string what, int count, int sentinel, Func<List<Tensor>> backward)
+    {
+        ReleaseReturned();
+        try
+        {
+            var gradients = backward();
+            lock (Gate)
+                Returned.AddRange(gradients.Where(g => g is not null));
+            return gradients;
+        }
+        catch (Exception e)
+        {
+            lock (Gate)
+                Failures.Add(e);
+            Checkpoint.Warn($"{what} failed in the backward pass: {e.Message} The backward() that ran it throws; " +
+                            "Checkpoint.Backward(loss) throws this message instead.");
+            var refused = new Tensor[count];
+            refused[sentinel] = empty(0, device: META);
+            return [.. refused];
+        }
+    }
+
+    /// <summary>Disposes the handles of the gradients returned by earlier backward calls: libtorch has copied them.</summary>
+    public static void ReleaseReturned()
+    {
+        Tensor[] done;
+        lock (Gate)
+        {
+            done = [.. Returned];
+            Returned.Clear();
+        }
+        foreach (var t in done)
+            t.Dispose();
+    }
+
+    /// <summary>
+    /// Runs a backward pass by <paramref name="run"/> and, when a Remat backward failed inside it, throws that failure
+    /// as a <see cref="RematException"/> whatever the engine said; failures recorded earlier are dropped first.
+    /// </summary>
+    public static void Surface(Action run)
+    {
+        lock (Gate)
+            Failures.Clear();
+        ExternalException? engine = null;
+        try
+        {
+            run();
+        }
+        catch (ExternalException e)
+        {
+            engine = e;
+        }
+        finally
+        {
+            ReleaseReturned();
+        }
+        Exception[] failures;
+        lock (Gate)
+        {
+            failures = [.. Failures];
+            Failures.Clear();
+        }
+        if (failures.Length > 0)
+            throw new RematException($"the backward pass failed inside a checkpoint: {failures[0].Message}", failures[0]);
+        if (engine is not null)
+            ExceptionDispatchInfo.Throw(engine);
+    }
+}
