@@ -35,7 +35,7 @@ public static class Cli
                 Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = TimeSpan.FromSeconds(30),
             });
         }
-        catch (Exception e) when (e is UsageException or ChainException or InfeasibleBudgetException or PlanningLimitException)
+        catch (Exception e) when (e is UsageException or RematException)
         {
             error.WriteLine($"remat: {e.Message}");
             return UsageError;

@@ -30,11 +30,12 @@ internal static class CompareCommand
             long min = Optimal.MinimumBudget(chain);
             long budget = parse.GetValue(strategies.Budget) ?? min + (storeAll - min) / 2;
             var rows = new List<(string Name, Trace? Trace, long Minimum)>();
-            foreach (string name in StrategyOptions.Names)
+            foreach (var strategy in Strategies.All)
             {
+                string name = strategy.Name;
                 try
                 {
-                    rows.Add((name, Simulator.Run(chain, strategies.Create(name, chain, parse, budget).Plan(chain)), 0));
+                    rows.Add((name, Simulator.Run(chain, strategy.Create(chain, strategies.For(name, parse, budget), budget).Plan(chain)), 0));
                 }
                 catch (InfeasibleBudgetException e)
                 {

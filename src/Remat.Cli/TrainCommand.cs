@@ -14,7 +14,7 @@ namespace Remat.Cli;
 /// </summary>
 internal static class TrainCommand
 {
-    private static readonly string[] Strategies = [.. StrategyOptions.Names, "auto", "plain"];
+    private static readonly string[] Names = [.. Strategies.Names, "auto", "plain"];
 
     private sealed record Result(string Strategy, long MeasuredPeakBytes, long PlannedPeakBytes, double MedianStepSeconds, double Overhead, float FinalLoss);
 
@@ -31,7 +31,7 @@ internal static class TrainCommand
         var seed = new Option<long>("--seed") { Description = "Seed of the weights and data.", DefaultValueFactory = _ => 0 };
         var which = new Option<string>("--strategy")
         {
-            Description = $"Comma-separated, run in turn: {string.Join(", ", Strategies)} (plain: no executor, the baseline of its bookkeeping).",
+            Description = $"Comma-separated, run in turn: {string.Join(", ", Names)} (plain: no executor, the baseline of its bookkeeping).",
             DefaultValueFactory = _ => "storeall,periodic,revolve",
         };
         var json = new Option<bool>("--json") { Description = "Print the results as JSON." };
@@ -42,8 +42,8 @@ internal static class TrainCommand
         command.SetAction((parse, cancellation) => Task.Run(() =>
         {
             var names = parse.GetValue(which)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            foreach (var n in names.Where(n => !Strategies.Contains(n)))
-                throw new UsageException($"--strategy: unknown strategy '{n}'; the strategies are {string.Join(", ", Strategies)}.");
+            foreach (var n in names.Where(n => !Names.Contains(n)))
+                throw new UsageException($"--strategy: unknown strategy '{n}'; the strategies are {string.Join(", ", Names)}.");
             if (!MemoryMeter.IsSupported)
                 throw new UsageException("remat train measures memory through Linux's /proc; it runs on Linux only.");
             MemoryMeter.Initialize();
@@ -89,7 +89,9 @@ internal static class TrainCommand
                 }
                 else
                 {
-                    plan = Simulator.Run(chain, strategies.Create(name, chain, parse, budget).Plan(chain));
+                    // The budget plans optimal, chen and revolve's snapshots; it does not refuse the other strategies here.
+                    var strategy = Strategies.Get(name);
+                    plan = Simulator.Run(chain, strategy.Create(chain, strategies.For(name, parse, budget), budget).Plan(chain));
                     var executor = new ScheduleExecutor(stages);
                     step = () => executor.Step(plan.Schedule, x, Loss);
                 }

@@ -56,9 +56,10 @@ internal static class VizApi
     {
         var chain = Chain(request.Chain);
         long storeAll = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes;
-        var planner = StrategyOptions.Planner(request.Strategy, request.BudgetBytes, request.Segments,
-            () => request.Snapshots ?? Math.Max(1, (int)Math.Round(Math.Sqrt(chain.Length))), () => storeAll, Rotor.DefaultSlots);
-        return Describe(chain, Simulator.Run(chain, planner.Plan(chain)), request.BudgetBytes);
+        var strategy = Strategies.Get(request.Strategy);
+        var options = new PlanOptions { Strategy = strategy.Name, Segments = request.Segments, Snapshots = request.Snapshots };
+        long? budget = request.BudgetBytes ?? (strategy.TakesBudget ? storeAll : null);
+        return Describe(chain, Simulator.Run(chain, strategy.Create(chain, options, budget).Plan(chain)), request.BudgetBytes);
     }
 
     /// <summary>A simulated plan as the page draws it.</summary>

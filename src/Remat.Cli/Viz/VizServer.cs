@@ -94,7 +94,7 @@ internal sealed class VizServer : IAsyncDisposable
         {
             return Results.Json(new { error = e.Message, minimumBytes = e.MinimumBytes }, statusCode: 400);
         }
-        catch (Exception e) when (e is ChainException or UsageException or PlanningLimitException or ArgumentException)
+        catch (Exception e) when (e is RematException or UsageException or ArgumentException)
         {
             return Results.Json(new { error = e.Message }, statusCode: 400);
         }

@@ -1,0 +1,141 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Remat.Torch;
+
+/// <summary>
+/// One run of a schedule on a chain of modules, in two halves around its <c>Loss</c> operation: <see cref="Forward"/>
+/// runs the operations before it and gives <c>x_L</c>; <see cref="Backward"/> takes <c>d_L</c>, runs the rest
+/// (recomputations and per-stage backward) and gives <c>d_0</c>. The memory rules are the chain model's
+/// (docs/model.md): <c>Fn</c>/<c>Fck</c> run under no-grad, <c>Fe</c> records the stage on a detached input,
+/// <c>B(k)</c> back-propagates the record with <c>d_k</c>, and every tensor an operation frees is disposed at once.
+/// A stage run a second time replays the random state of its first run (<see cref="RandomStates"/>), so dropout
+/// draws the same mask, as PyTorch's checkpoint does with <c>preserve_rng_state</c> (CPU generator).
+/// </summary>
+internal sealed class ScheduleRun : IDisposable
+{
+    private readonly nn.Module<Tensor, Tensor>[] _stages;
+    private readonly Schedule _schedule;
+    private readonly Tensor _input;
+    private readonly RandomStates _random;
+    private readonly Tensor?[] _plain;
+    private readonly (Tensor Input, Tensor Output)?[] _records;
+    private int _next; // the index of the next operation to run
+
+    /// <summary>A run of <paramref name="schedule"/> on <paramref name="input"/>, with the random states of the stages' first runs.</summary>
+    public ScheduleRun(nn.Module<Tensor, Tensor>[] stages, Schedule schedule, Tensor input, RandomStates random)
+    {
+        _stages = stages;
+        _schedule = schedule;
+        _input = input;
+        _random = random;
+        _plain = new Tensor?[stages.Length + 1];
+        _records = new (Tensor, Tensor)?[stages.Length + 1];
+        _plain[0] = input;
+    }
+
+    private int L => _stages.Length;
+
+    /// <summary>Runs the operations before <c>Loss</c> and returns <c>x_L</c>, which stays the run's until <see cref="Backward"/>.</summary>
+    public Tensor Forward()
+    {
+        for (; _next < _schedule.Ops.Count && _schedule.Ops[_next].Kind != OpKind.Loss; _next++)
+            Execute(_schedule.Ops[_next], _next, gradient: null);
+        if (_next == _schedule.Ops.Count)
+            throw new ScheduleException(_next, "the schedule has no Loss operation.");
+        return Available(L, _next, Op.Loss);
+    }
+
+    /// <summary>
+    /// Takes <paramref name="outputGradient"/> as <c>d_L</c> (the <c>Loss</c> operation, which frees a plain <c>x_L</c>),
+    /// runs the rest of the schedule, and returns <c>d_0</c> when the input requires grad (else null).
+    /// </summary>
+    public Tensor? Backward(Tensor outputGradient)
+    {
+        Free(ref _plain[L]);
+        Tensor? gradient = outputGradient;
+        for (_next++; _next < _schedule.Ops.Count; _next++)
+            gradient = Execute(_schedule.Ops[_next], _next, gradient);
+        return gradient;
+    }
+
+    /// <summary>Runs one operation; a backward operation takes <c>d_k</c> and returns <c>d_{k-1}</c>.</summary>
+    private Tensor? Execute(Op op, int index, Tensor? gradient)
+    {
+        int k = op.Stage;
+        switch (op.Kind)
+        {
+            case OpKind.Fn or OpKind.Fck:
+            {
+                var x = Available(k - 1, index, op);
+                using (var scope = NewDisposeScope())
+                using (no_grad())
+                    _plain[k] = RunStage(k, x).MoveToOuterDisposeScope();
+                if (op.Kind == OpKind.Fn && k > 1)
+                    Free(ref _plain[k - 1]);
+                return gradient;
+            }
+            case OpKind.Fe:
+            {
+                var x = Available(k - 1, index, op).detach().requires_grad_(k > 1 || _input.requires_grad);
+                using (var scope = NewDisposeScope())
+                using (enable_grad())
+                    _records[k] = (x, RunStage(k, x).MoveToOuterDisposeScope());
+                return gradient;
+            }
+            case OpKind.B:
+            {
+                if (_records[k] is not { } record || gradient is null)
+                    throw new ScheduleException(index, $"{op} needs the record x̄_{k} and d_{k}.");
+                Tensor? next = null;
+                using (var scope = NewDisposeScope())
+                {
+                    using (enable_grad())
+                        record.Output.backward([gradient]);
+                    if (record.Input.requires_grad)
+                        next = record.Input.grad!.detach().MoveToOuterDisposeScope();
+                }
+                record.Output.Dispose();
+                record.Input.Dispose();
+                _records[k] = null;
+                gradient.Dispose();
+                if (k > 1)
+                    Free(ref _plain[k - 1]);
+                return next;
+            }
+            default:
+                throw new ScheduleException(index, "a schedule has one Loss operation.");
+        }
+    }
+
+    /// <summary>Runs stage k, replaying the random state of its first run when it is a recomputation.</summary>
+    private Tensor RunStage(int k, Tensor x)
+    {
+        using var replay = _random.Enter(k);
+        return _stages[k - 1].forward(x);
+    }
+
+    private Tensor Available(int j, int index, Op op) =>
+        _plain[j] ?? _records[j]?.Output ?? throw new ScheduleException(index, $"{op} needs x_{j}, which is not stored.");
+
+    private static void Free(ref Tensor? tensor)
+    {
+        tensor?.Dispose();
+        tensor = null;
+    }
+
+    /// <summary>Disposes what the run still holds (everything, when it stopped half-way).</summary>
+    public void Dispose()
+    {
+        for (int j = 1; j <= L; j++)
+        {
+            Free(ref _plain[j]);
+            if (_records[j] is { } r)
+            {
+                r.Output.Dispose();
+                r.Input.Dispose();
+                _records[j] = null;
+            }
+        }
+    }
+}
