@@ -51,7 +51,7 @@ internal sealed class ChainSource
         }
         long Bytes(string key)
         {
-            if (!Remat.Size.TryParse(values.GetValueOrDefault(key, "0"), out long b, out string error))
+            if (!ByteSize.TryParse(values.GetValueOrDefault(key, "0"), out long b, out string error))
                 throw new UsageException($"--uniform {key}: {error}");
             return b;
         }

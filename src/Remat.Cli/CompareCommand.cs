@@ -45,27 +45,27 @@ internal static class CompareCommand
             var frontier = ParetoFrontier.Compute(chain, parse.GetValue(points) ?? 16, slots,
                 rows.Where(r => r.Trace is not null).Select(r => r.Trace!.PeakBytes));
             var sb = new StringBuilder();
-            sb.AppendLine($"chain: {chain.Length} stages, store-all peak {Size.Format(storeAll)}, smallest feasible budget {Size.Format(min)}");
-            sb.AppendLine($"budget: {Size.Format(budget)}" + (parse.GetValue(strategies.Budget) is null ? " (halfway; set it with --budget)" : ""));
+            sb.AppendLine($"chain: {chain.Length} stages, store-all peak {ByteSize.Format(storeAll)}, smallest feasible budget {ByteSize.Format(min)}");
+            sb.AppendLine($"budget: {ByteSize.Format(budget)}" + (parse.GetValue(strategies.Budget) is null ? " (halfway; set it with --budget)" : ""));
             sb.AppendLine();
             sb.AppendLine($"{"strategy",-10} {"peak",12} {"time",10} {"overhead",9} {"forwards",9}  {"budget",-6} {"vs frontier",11}");
             foreach (var (name, trace, minimum) in rows)
             {
                 if (trace is null)
                 {
-                    sb.AppendLine($"{name,-10} needs at least {Size.Format(minimum)}");
+                    sb.AppendLine($"{name,-10} needs at least {ByteSize.Format(minimum)}");
                     continue;
                 }
                 double? best = ParetoFrontier.TimeAt(frontier, trace.PeakBytes);
                 string gap = best is { } t && t > 0 ? PlanReport.Overhead(trace.Time, t) : "-";
-                sb.AppendLine($"{name,-10} {Size.Format(trace.PeakBytes),12} {PlanReport.Num(trace.Time),10} " +
+                sb.AppendLine($"{name,-10} {ByteSize.Format(trace.PeakBytes),12} {PlanReport.Num(trace.Time),10} " +
                               $"{PlanReport.Overhead(trace.Time, chain.BaselineTime),9} {trace.ForwardCount,9}  {(trace.PeakBytes <= budget ? "fits" : "over"),-6} {gap,11}");
             }
             sb.AppendLine();
             sb.AppendLine("frontier (optimal at each budget):");
             sb.AppendLine($"{"peak",12} {"time",10} {"overhead",9}");
             foreach (var p in frontier)
-                sb.AppendLine($"{Size.Format(p.PeakBytes),12} {PlanReport.Num(p.Time),10} {PlanReport.Overhead(p.Time, chain.BaselineTime),9}");
+                sb.AppendLine($"{ByteSize.Format(p.PeakBytes),12} {PlanReport.Num(p.Time),10} {PlanReport.Overhead(p.Time, chain.BaselineTime),9}");
             output.Write(sb.ToString());
             if (parse.GetValue(html) is { } file && rows.Single(r => r.Name == "optimal").Trace is { } optimal)
                 Viz.HtmlReport.Write(file, Viz.VizApi.Describe(chain, optimal, budget), Viz.VizApi.Tradeoff(chain));

@@ -144,7 +144,7 @@ internal static class MemoryCommand
             sb.AppendLine($"  {t.Name,-48} {Bytes(t.Bytes),12}");
         sb.AppendLine();
         double margin = gpu - e.TotalBytes;
-        sb.AppendLine($"total {Bytes(e.TotalBytes)} on a {Size.Format(gpu)} GPU: " +
+        sb.AppendLine($"total {Bytes(e.TotalBytes)} on a {ByteSize.Format(gpu)} GPU: " +
                       (margin >= 0 ? $"fits, {Bytes(margin)} to spare" : $"does not fit, {Bytes(-margin)} over") +
                       $"; recompute costs {e.RecomputeOverhead * 100:0.#}% extra compute");
         if (recommend)
@@ -155,7 +155,7 @@ internal static class MemoryCommand
         return sb.ToString();
     }
 
-    private static string Bytes(double bytes) => Size.Format((long)Math.Round(bytes));
+    private static string Bytes(double bytes) => ByteSize.Format((long)Math.Round(bytes));
 
     private static string Json(string? preset, TransformerShape shape, TrainingSetup setup, MemoryEstimate e, long gpu, bool recommend,
         (TrainingSetup Setup, MemoryEstimate Estimate)? advice) => PlanReport.Json(w =>

@@ -13,7 +13,7 @@ internal static class Options
         CustomParser = result =>
         {
             string text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
-            if (Remat.Size.TryParse(text, out long bytes, out string error))
+            if (ByteSize.TryParse(text, out long bytes, out string error))
                 return bytes;
             result.AddError($"{name}: {error}");
             return null;

@@ -15,8 +15,8 @@ internal static class PlanReport
         Line("strategy", trace.Schedule.Strategy);
         Line("stages", chain.Length.ToString(CultureInfo.InvariantCulture));
         if (budget is { } b)
-            Line("budget", $"{Size.Format(b)} ({b} bytes)");
-        Line("peak", $"{Size.Format(trace.PeakBytes)} ({trace.PeakBytes} bytes)");
+            Line("budget", $"{ByteSize.Format(b)} ({b} bytes)");
+        Line("peak", $"{ByteSize.Format(trace.PeakBytes)} ({trace.PeakBytes} bytes)");
         Line("time", $"{Num(trace.Time)} (store-all {Num(baseline)}, overhead {Overhead(trace.Time, baseline)})");
         Line("forwards", $"{trace.ForwardCount} ({chain.Length} first runs + {trace.ForwardCount - chain.Length} recomputations)");
         Line("recomputed", Recomputed(chain, trace));

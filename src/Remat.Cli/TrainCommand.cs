@@ -83,9 +83,16 @@ internal static class TrainCommand
                 }
                 else if (name == "auto")
                 {
-                    var auto = CheckpointedSequential.Create(stages, x, budget ?? throw new UsageException("auto plans to a memory budget: give --budget."));
-                    plan = auto.Plan;
-                    step = () => auto.Step(x, Loss);
+                    // The library's module under an ordinary loss.backward(), as a user's model would run it.
+                    var auto = new CheckpointedSequential(stages, budget ?? throw new UsageException("auto plans to a memory budget: give --budget."));
+                    plan = auto.PlanFor(x).Trace;
+                    step = () =>
+                    {
+                        using var scope = NewDisposeScope();
+                        var loss = Loss(auto.forward(x));
+                        loss.backward();
+                        return loss.item<float>();
+                    };
                 }
                 else
                 {
@@ -126,8 +133,8 @@ internal static class TrainCommand
             : batch * widest * layers * 16;
         double bytes = 8 * parameters + activations;
         if (bytes > MaxModelBytes)
-            throw new UsageException($"this model needs about {Size.Format((long)Math.Min(bytes, long.MaxValue))} for its parameters, " +
-                                     $"gradients and activations, more than the {Size.Format(MaxModelBytes)} remat train allows; " +
+            throw new UsageException($"this model needs about {ByteSize.Format((long)Math.Min(bytes, long.MaxValue))} for its parameters, " +
+                                     $"gradients and activations, more than the {ByteSize.Format(MaxModelBytes)} remat train allows; " +
                                      "use fewer --layers, a smaller --width or --batch.");
     }
 
@@ -176,7 +183,7 @@ internal static class TrainCommand
         sb.AppendLine($"model: {chain.Name}, {chain.Length} stages; peaks are the step's rise of the resident set (first step left out)");
         sb.AppendLine($"{"strategy",-10} {"measured peak",14} {"planned peak",13} {"median step",12} {"overhead",9} {"final loss",12}");
         foreach (var r in results)
-            sb.AppendLine($"{r.Strategy,-10} {Size.Format(r.MeasuredPeakBytes),14} {Size.Format(r.PlannedPeakBytes),13} " +
+            sb.AppendLine($"{r.Strategy,-10} {ByteSize.Format(r.MeasuredPeakBytes),14} {ByteSize.Format(r.PlannedPeakBytes),13} " +
                           $"{r.MedianStepSeconds * 1000,9:0.0} ms {(double.IsNaN(r.Overhead) ? "-" : PlanReport.Percent(r.Overhead)),9} {r.FinalLoss,12:0.000000}");
         return sb.ToString();
     }

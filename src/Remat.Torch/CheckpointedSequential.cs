@@ -1,47 +1,181 @@
-using Remat.Planners;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Remat.Torch;
 
 /// <summary>
-/// The automatic mode: a sequential model, profiled, planned with <see cref="Optimal"/> for a memory budget,
-/// and run one training step at a time by the <see cref="ScheduleExecutor"/>. The budget counts what the chain
-/// model counts: the input, the activations kept, the records and the gradients flowing back (not parameters,
-/// their gradients or optimizer state).
+/// A sequence of stages that trains within a memory budget, as one TorchSharp module to put in your own model.
+/// On its first training forward for an input shape it measures its stages (<see cref="Profiler"/>) and plans the
+/// fastest schedule for the budget (<see cref="Planner.Plan"/>, optimal by default); the plan is kept for that shape.
+/// Its forward runs the schedule's forward part, keeping only what the plan keeps, and returns an output that is part
+/// of your autograd graph; your own <c>loss.backward()</c> then runs the rest of the schedule (recomputations and
+/// per-stage backward) inside the backward of a custom autograd function. Gradients, of the input and of every
+/// parameter, equal the plain module's; dropout draws the same masks (CPU generator).
+/// Under no-grad, or in eval mode, it runs the stages plainly.
 /// </summary>
-public sealed class CheckpointedSequential
+public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
 {
-    private readonly ScheduleExecutor _executor;
+    private readonly ModuleList<nn.Module<Tensor, Tensor>> stages;
+    private readonly Dictionary<string, Chain> _chains = [];
+    private readonly Dictionary<string, Plan> _plans = [];
+    private PlanOptions _options;
 
-    private CheckpointedSequential(IReadOnlyList<nn.Module<Tensor, Tensor>> stages, Chain chain, Schedule schedule)
+    /// <summary>The stages of <paramref name="sequential"/> (its children, in order), planned by <paramref name="options"/>.</summary>
+    public CheckpointedSequential(Sequential sequential, PlanOptions options)
+        : this(Children(sequential), options)
     {
-        _executor = new ScheduleExecutor(stages);
-        Chain = chain;
-        Schedule = schedule;
-        Plan = Simulator.Run(chain, schedule);
     }
 
-    /// <summary>The measured chain.</summary>
-    public Chain Chain { get; }
+    /// <summary>The stages of <paramref name="sequential"/>, planned for a budget of <paramref name="budgetBytes"/> bytes.</summary>
+    public CheckpointedSequential(Sequential sequential, long budgetBytes)
+        : this(Children(sequential), new PlanOptions { BudgetBytes = budgetBytes })
+    {
+    }
 
-    /// <summary>The schedule each step runs.</summary>
-    public Schedule Schedule { get; }
-
-    /// <summary>The simulator's trace of the schedule on the measured chain: the planned peak and time.</summary>
-    public Trace Plan { get; }
+    /// <summary><paramref name="stages"/>, planned for a budget of <paramref name="budgetBytes"/> bytes with the optimal strategy.</summary>
+    public CheckpointedSequential(IEnumerable<nn.Module<Tensor, Tensor>> stages, long budgetBytes)
+        : this(stages, new PlanOptions { BudgetBytes = budgetBytes })
+    {
+    }
 
     /// <summary>
-    /// Profiles <paramref name="stages"/> on <paramref name="sampleInput"/> and plans for <paramref name="budgetBytes"/>;
-    /// below the smallest feasible budget it throws <see cref="InfeasibleBudgetException"/> naming that minimum.
+    /// <paramref name="stages"/>, planned by <paramref name="options"/>: a budget in bytes or as a fraction of store-all's
+    /// peak, or a strategy (periodic, revolve, ...) with its settings.
     /// </summary>
-    public static CheckpointedSequential Create(IReadOnlyList<nn.Module<Tensor, Tensor>> stages, Tensor sampleInput, long budgetBytes,
-        int slots = Rotor.DefaultSlots)
+    public CheckpointedSequential(IEnumerable<nn.Module<Tensor, Tensor>> stages, PlanOptions options)
+        : base(nameof(CheckpointedSequential))
     {
-        var chain = Profiler.Profile(stages, sampleInput);
-        return new CheckpointedSequential(stages, chain, new Optimal(budgetBytes, slots).Plan(chain));
+        ArgumentNullException.ThrowIfNull(stages);
+        ArgumentNullException.ThrowIfNull(options);
+        this.stages = new ModuleList<nn.Module<Tensor, Tensor>>([.. stages]);
+        if (this.stages.Count == 0)
+            throw new ArgumentException("a checkpointed sequence needs at least one stage.", nameof(stages));
+        _ = Strategies.Get(options.Strategy); // an unknown strategy fails here, not at the first step
+        _options = options;
+        RegisterComponents();
     }
 
-    /// <summary>Runs one training step (forward, loss, backward; gradients accumulate into .grad) and returns the loss.</summary>
-    public float Step(Tensor input, Func<Tensor, Tensor> loss) => _executor.Step(Schedule, input, loss);
+    /// <summary>The stages, in order.</summary>
+    public IReadOnlyList<nn.Module<Tensor, Tensor>> Stages => [.. stages];
+
+    /// <summary>How the module plans. Setting it drops the plans (not the measured chains): the next step plans anew.</summary>
+    public PlanOptions Options
+    {
+        get => _options;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            _ = Strategies.Get(value.Strategy);
+            _options = value;
+            _plans.Clear();
+        }
+    }
+
+    /// <summary>The plan the last training forward ran: its schedule, planned peak and time (null before the first).</summary>
+    public Plan? LastPlan { get; private set; }
+
+    /// <summary>
+    /// The stages measured on an input like <paramref name="input"/> (same shape, type and device), profiled once per
+    /// shape. Profiling leaves the parameters' gradients and the random generator as they were.
+    /// </summary>
+    public Chain ChainFor(Tensor input)
+    {
+        string key = Key(input);
+        if (!_chains.TryGetValue(key, out var chain))
+        {
+            _chains[key] = chain = Profiler.Profile(Stages, input, name: GetName());
+        }
+        return chain;
+    }
+
+    /// <summary>The plan for inputs like <paramref name="input"/>, made once per shape; below the minimum it throws
+    /// <see cref="InfeasibleBudgetException"/> with the smallest budget that works.</summary>
+    public Plan PlanFor(Tensor input)
+    {
+        string key = Key(input);
+        if (!_plans.TryGetValue(key, out var plan))
+            _plans[key] = plan = Planner.Plan(ChainFor(input), _options);
+        return plan;
+    }
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        BackwardGuard.ReleaseReturned();
+        if (!is_grad_enabled() || !training)
+            return stages.Aggregate(input, (x, stage) => stage.forward(x));
+        var plan = PlanFor(input);
+        LastPlan = plan;
+        // The sentinel requires grad, so the backward runs even when the input does not (a frozen embedding in front).
+        var sentinel = empty(0, requires_grad: true);
+        object[] vars = [new ScheduleFunction.State([.. stages], plan.Schedule), input, sentinel];
+        return ScheduleFunction.apply(vars)[0];
+    }
+
+    private static string Key(Tensor input) => $"{string.Join('x', input.shape)}:{input.dtype}:{input.device}";
+
+    private static IEnumerable<nn.Module<Tensor, Tensor>> Children(Sequential sequential)
+    {
+        ArgumentNullException.ThrowIfNull(sequential);
+        foreach (var (name, child) in sequential.named_children())
+            yield return child as nn.Module<Tensor, Tensor>
+                         ?? throw new ArgumentException($"the child '{name}' of the Sequential is not a Module<Tensor, Tensor>.", nameof(sequential));
+    }
+
+    /// <summary>The custom autograd function around one run of the schedule: forward part in its forward, the rest in its backward.</summary>
+    private sealed class ScheduleFunction : autograd.MultiTensorFunction<ScheduleFunction>
+    {
+        /// <summary>The stages and schedule, the random states of the stages' first runs, and the run between forward and backward.</summary>
+        public sealed class State(nn.Module<Tensor, Tensor>[] stages, Schedule schedule)
+        {
+            public nn.Module<Tensor, Tensor>[] Stages { get; } = stages;
+
+            public Schedule Schedule { get; } = schedule;
+
+            public RandomStates Random { get; } = new(stages.Length);
+
+            public Tensor? Input { get; set; }
+
+            public ScheduleRun? Run { get; set; }
+        }
+
+        public override string Name => "RematCheckpointedSequential";
+
+        public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            var state = (State)vars[0];
+            var input = (Tensor)vars[1];
+            ctx.save_data("state", state);
+            ctx.save_for_backward([input]); // a second backward (retain_graph) runs the forward part again from it
+            // A handle of our own: the caller may dispose its handle once the forward returns (TorchSharp's Sequential does).
+            state.Input = input.detach().requires_grad_(input.requires_grad);
+            state.Run = new ScheduleRun(state.Stages, state.Schedule, state.Input, state.Random);
+            return [state.Run.Forward().detach()];
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> grads)
+        {
+            var state = (State)ctx.get_data("state");
+            return BackwardGuard.Run("a CheckpointedSequential", 3, 2, () =>
+            {
+                var run = state.Run;
+                state.Run = null;
+                if (run is null)
+                {
+                    // Another backward through the same graph: the first one consumed the run, so redo its forward part.
+                    state.Input = ctx.get_saved_variables()[0];
+                    run = new ScheduleRun(state.Stages, state.Schedule, state.Input, state.Random);
+                    run.Forward();
+                }
+                using (run)
+                using (state.Input)
+                {
+                    var inputGradient = run.Backward(grads[0]);
+                    return [null!, inputGradient!, null!];
+                }
+            });
+        }
+    }
 }

@@ -17,14 +17,43 @@ namespace Remat.Torch;
 /// above what stays after it (before it, for the backward: so the input gradient is included).</item>
 /// </list>
 /// Memory comes from <see cref="MemoryMeter"/>; where it is unsupported, savedBytes falls back to outputBytes and
-/// the temps to 0. Profiling zeroes the stages' parameter gradients.
+/// the temps to 0. Profiling leaves the stages' parameter gradients and the random generator as it found them, so
+/// it can run in the middle of training (gradient accumulation, dropout).
 /// </summary>
 public static class Profiler
 {
     /// <summary>Profiles <paramref name="stages"/> on <paramref name="sampleInput"/>, timing each figure <paramref name="repeats"/> times.</summary>
     public static Chain Profile(IReadOnlyList<nn.Module<Tensor, Tensor>> stages, Tensor sampleInput, int repeats = 3, string? name = null)
     {
+        ArgumentNullException.ThrowIfNull(stages);
+        ArgumentNullException.ThrowIfNull(sampleInput);
         ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
+        var parameters = stages.SelectMany(s => s.parameters()).ToArray();
+        var gradients = parameters.Select(p => p.grad).ToArray();
+        var state = random.get_rng_state();
+        try
+        {
+            foreach (var p in parameters)
+                p.grad = null;
+            return Measure(stages, sampleInput, repeats, name);
+        }
+        finally
+        {
+            for (int i = 0; i < parameters.Length; i++)
+                parameters[i].grad = gradients[i];
+            random.set_rng_state(state);
+        }
+    }
+
+    /// <summary>Profiles <paramref name="sequential"/>'s children, in order, as <see cref="Profile(IReadOnlyList{nn.Module{Tensor, Tensor}}, Tensor, int, string?)"/>.</summary>
+    public static Chain Profile(TorchSharp.Modules.Sequential sequential, Tensor sampleInput, int repeats = 3, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(sequential);
+        return Profile([.. sequential.children().Cast<nn.Module<Tensor, Tensor>>()], sampleInput, repeats, name);
+    }
+
+    private static Chain Measure(IReadOnlyList<nn.Module<Tensor, Tensor>> stages, Tensor sampleInput, int repeats, string? name)
+    {
         var result = new List<Stage>();
         var x = sampleInput.detach();
         long inputBytes = Bytes(x);
@@ -48,7 +77,6 @@ public static class Profiler
                 backwardTimes[i] = Seconds(() => y.backward([d]));
             }
             var (saved, forwardTemp, backwardTemp) = MeasureMemory(stage, x, outputBytes);
-            stage.zero_grad();
             result.Add(new Stage(stage.GetName() + k, Median(forwardTimes), Median(backwardTimes), outputBytes, Math.Max(saved, outputBytes), forwardTemp, backwardTemp));
             if (!ReferenceEquals(x, sampleInput))
                 x.Dispose();

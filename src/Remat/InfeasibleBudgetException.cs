@@ -5,8 +5,8 @@ public sealed class InfeasibleBudgetException : RematException
 {
     /// <summary>The budget of <paramref name="strategy"/> is below <paramref name="minimumBytes"/>, the least it meets.</summary>
     public InfeasibleBudgetException(string strategy, long budgetBytes, long minimumBytes)
-        : this(budgetBytes, minimumBytes, $"{strategy}: no schedule fits in {Size.Format(budgetBytes)} ({budgetBytes} bytes); " +
-               $"the smallest budget that works is {Size.Format(minimumBytes)} ({minimumBytes} bytes).")
+        : this(budgetBytes, minimumBytes, $"{strategy}: no schedule fits in {ByteSize.Format(budgetBytes)} ({budgetBytes} bytes); " +
+               $"the smallest budget that works is {ByteSize.Format(minimumBytes)} ({minimumBytes} bytes).")
     {
     }
 

@@ -39,12 +39,12 @@ public static class Planner
 
     private static InfeasibleBudgetException OverBudget(Chain chain, string strategy, long peak, long budget)
     {
-        string message = $"{strategy} peaks at {Size.Format(peak)} ({peak} bytes), over the budget of {Size.Format(budget)} ({budget} bytes).";
+        string message = $"{strategy} peaks at {ByteSize.Format(peak)} ({peak} bytes), over the budget of {ByteSize.Format(budget)} ({budget} bytes).";
         if (chain.Length > Rotor.MaxStages)
             return new(budget, peak, message + " Raise the budget, or give revolve fewer snapshots.");
         long min = Optimal.MinimumBudget(chain);
         return budget >= min
-            ? new(budget, min, message + $" The optimal strategy fits this budget (it works down to {Size.Format(min)}).")
-            : new(budget, min, message + $" No schedule of Remat fits: the smallest budget that works is {Size.Format(min)} ({min} bytes).");
+            ? new(budget, min, message + $" The optimal strategy fits this budget (it works down to {ByteSize.Format(min)}).")
+            : new(budget, min, message + $" No schedule of Remat fits: the smallest budget that works is {ByteSize.Format(min)} ({min} bytes).");
     }
 }

@@ -32,8 +32,8 @@ public static class Strategies
 
     private static RematException NeedsBudget(Chain chain) =>
         new($"optimal plans to a memory budget, and none was given. For this chain any budget from " +
-            $"{Size.Format(Optimal.MinimumBudget(chain))} (the smallest that works) to " +
-            $"{Size.Format(Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes)} (store-all's peak) makes sense.");
+            $"{ByteSize.Format(Optimal.MinimumBudget(chain))} (the smallest that works) to " +
+            $"{ByteSize.Format(Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes)} (store-all's peak) makes sense.");
 
     /// <summary>The most snapshots whose schedule fits the budget (fewest recomputations), else round(sqrt L).</summary>
     private static int MostSnapshotsThatFit(Chain chain, long? budget)

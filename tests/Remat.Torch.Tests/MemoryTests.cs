@@ -49,24 +49,32 @@ public class MemoryTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void The_automatic_mode_stays_within_its_budget_and_names_the_minimum_below_it()
+    public void The_checkpointed_module_stays_within_its_budget_and_names_the_minimum_below_it()
     {
         var stages = DeepMlp();
         var input = randn(Batch, Width);
-        var profiled = Profiler.Profile(stages, input);
+        // Measure once, then choose the budget from the measured chain: no second profile.
+        var module = new CheckpointedSequential(stages, new PlanOptions { Strategy = "storeall" });
+        var profiled = module.ChainFor(input);
         long max = Simulator.Run(profiled, new StoreAll().Plan(profiled)).PeakBytes;
         long min = Optimal.MinimumBudget(profiled);
         long budget = min + (max - min) / 4;
-        var auto = CheckpointedSequential.Create(stages, input, budget);
-        Assert.True(auto.Plan.PeakBytes <= budget);
-        auto.Step(input, Models.Loss);
+        module.Options = new PlanOptions { BudgetBytes = budget };
+        Assert.True(module.PlanFor(input).PeakBytes <= budget);
+        void Step()
+        {
+            using var scope = NewDisposeScope();
+            Models.Loss(module.forward(input)).backward();
+        }
+        Step();
         Models.ZeroGrad(stages);
-        long measured = MemoryMeter.PeakAbove(() => auto.Step(input, Models.Loss));
-        output.WriteLine($"budget {budget >> 20} MiB, planned {auto.Plan.PeakBytes >> 20} MiB, measured {measured >> 20} MiB");
+        long measured = MemoryMeter.PeakAbove(Step);
+        output.WriteLine($"budget {budget >> 20} MiB, planned {module.LastPlan!.PeakBytes >> 20} MiB, measured {measured >> 20} MiB");
         Assert.True(measured <= budget + Tolerance(budget), $"measured {measured} bytes over the budget {budget} plus the tolerance");
 
-        var e = Assert.Throws<InfeasibleBudgetException>(() => CheckpointedSequential.Create(stages, input, min / 2));
-        Assert.True(e.MinimumBytes > min / 2);
+        module.Options = new PlanOptions { BudgetBytes = min / 2 };
+        var e = Assert.Throws<InfeasibleBudgetException>(() => module.forward(input));
+        Assert.True(e.MinimumBytes > min / 2, $"the exception names {e.MinimumBytes} bytes as the minimum, below the budget {min / 2}");
     }
 
     /// <summary>Blocks of three Linear layers, 4 MiB per activation at batch 4096 and width 256.</summary>
@@ -121,6 +129,6 @@ public class MemoryTests(ITestOutputHelper output)
             $"the backward of 8 checkpointed blocks rose {eightBackward} bytes, of 4 blocks {fourBackward}: it grows with the number of checkpoints");
     }
 
-    /// <summary>The documented tolerance of the automatic mode: 10% of the budget plus 16 MiB (docs/torchsharp.md).</summary>
+    /// <summary>The documented tolerance of the checkpointed module: 10% of the budget plus 16 MiB (docs/torchsharp.md).</summary>
     private static long Tolerance(long budget) => budget / 10 + (16L << 20);
 }

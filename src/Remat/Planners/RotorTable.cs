@@ -47,7 +47,7 @@ internal sealed class RotorTable : RotorFamily.IChooser
         CheckWork(L, slots);
         long bytes = (long)Pairs.Count(L) * (slots + 1) * sizeof(float);
         if (bytes > MaxTableBytes)
-            throw new PlanningLimitException($"the dynamic program for {L} stages and {slots} slots needs {Size.Format(bytes)}, more than {Size.Format(MaxTableBytes)}; use fewer slots.");
+            throw new PlanningLimitException($"the dynamic program for {L} stages and {slots} slots needs {ByteSize.Format(bytes)}, more than {ByteSize.Format(MaxTableBytes)}; use fewer slots.");
         int Up(long x) => (int)Math.Min(slots + 1L, (x + slotBytes - 1) / slotBytes);
         int Down(long x) => (int)Math.Min(slots + 1L, x / slotBytes);
         _a = new int[L + 1];

@@ -1,6 +1,6 @@
 namespace Remat.Tests;
 
-public class SizeTests
+public class ByteSizeTests
 {
     [Theory]
     [InlineData("512MiB", 512L << 20)]
@@ -12,7 +12,7 @@ public class SizeTests
     [InlineData("1KiB", 1024L)]
     public void Sizes_follow_IEC_and_SI_units(string text, long bytes)
     {
-        Assert.True(Size.TryParse(text, out long parsed, out string error), error);
+        Assert.True(ByteSize.TryParse(text, out long parsed, out string error), error);
         Assert.Equal(bytes, parsed);
     }
 
@@ -24,11 +24,11 @@ public class SizeTests
     [InlineData("99999999999999999999999GiB")]
     public void Anything_else_is_refused_with_a_reason(string text)
     {
-        Assert.False(Size.TryParse(text, out _, out string error));
+        Assert.False(ByteSize.TryParse(text, out _, out string error));
         Assert.Contains(text.Trim().Length == 0 ? "not a size" : text, error);
     }
 
     [Fact]
     public void Sizes_format_with_IEC_units() =>
-        Assert.Equal(("512 B", "1.5 GiB"), (Size.Format(512), Size.Format(3L << 29)));
+        Assert.Equal(("512 B", "1.5 GiB"), (ByteSize.Format(512), ByteSize.Format(3L << 29)));
 }

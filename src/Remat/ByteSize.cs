@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace Remat;
 
 /// <summary>Byte sizes with IEC (KiB, MiB, GiB, TiB) and SI (KB, MB, GB, TB) units.</summary>
-public static partial class Size
+public static partial class ByteSize
 {
     private static readonly Dictionary<string, long> Units = new(StringComparer.OrdinalIgnoreCase)
     {

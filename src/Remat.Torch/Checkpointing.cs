@@ -1,0 +1,64 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Remat.Torch;
+
+/// <summary>
+/// One switch for an existing model, in the spirit of Hugging Face's <c>gradient_checkpointing_enable()</c> and FSDP's
+/// <c>apply_activation_checkpointing(model, check_fn)</c>: the modules a predicate picks are replaced, in place, by a
+/// <see cref="CheckpointWrapper"/> that runs them under function checkpointing.
+/// TorchSharp calls a child through its parent's field, so only a child held in a list can be replaced in place: the
+/// elements of every <c>ModuleList&lt;Module&lt;Tensor, Tensor&gt;&gt;</c> in the model (the usual home of a
+/// transformer's blocks). A module the predicate picks anywhere else is refused with its name, never skipped in silence.
+/// </summary>
+public static class Checkpointing
+{
+    /// <summary>
+    /// Wraps every element of the model's module lists for which <paramref name="select"/> (given the element's full name,
+    /// as in <c>named_modules()</c>, and the element) is true, and among them every <paramref name="everyNth"/>-th in
+    /// model order (the first, the (n+1)-th, ...), as Hugging Face's <c>every_n_layers</c>. Returns how many were wrapped.
+    /// Elements already wrapped are left as they are, so applying it twice changes nothing.
+    /// </summary>
+    public static int Apply(nn.Module model, Func<string, nn.Module, bool> select, int everyNth = 1, bool preserveRngState = true)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(select);
+        ArgumentOutOfRangeException.ThrowIfLessThan(everyNth, 1);
+        var modules = model.named_modules().ToList();
+        var lists = modules.Where(p => p.Item2 is ModuleList<nn.Module<Tensor, Tensor>>)
+            .ToDictionary(p => p.Item1, p => (ModuleList<nn.Module<Tensor, Tensor>>)p.Item2);
+        var alreadyWrapped = new HashSet<nn.Module>(ReferenceEqualityComparer.Instance);
+        foreach (var (_, m) in modules)
+            if (m is CheckpointWrapper w)
+                foreach (var (_, inner) in w.named_modules())
+                    alreadyWrapped.Add(inner);
+        var picked = new List<(ModuleList<nn.Module<Tensor, Tensor>> List, int Index)>();
+        var refused = new List<string>();
+        foreach (var (name, m) in modules)
+        {
+            if (name.Length == 0 || m is CheckpointWrapper || alreadyWrapped.Contains(m) || !select(name, m))
+                continue;
+            int dot = name.LastIndexOf('.');
+            if (dot > 0 && lists.TryGetValue(name[..dot], out var list) && int.TryParse(name[(dot + 1)..], out int index)
+                && index < list.Count && ReferenceEquals(list[index], m))
+                picked.Add((list, index));
+            else
+                refused.Add(name);
+        }
+        if (refused.Count > 0)
+            throw new RematException($"cannot checkpoint {string.Join(", ", refused.Select(n => $"'{n}'"))} in place: TorchSharp calls " +
+                                     "such a module through its parent's field. Hold the modules to checkpoint in a ModuleList<Module<Tensor, Tensor>>, " +
+                                     "wrap them yourself (new CheckpointWrapper(m)), or call Checkpoint.Run in the parent's forward.");
+        int wrapped = 0;
+        for (int i = 0; i < picked.Count; i += everyNth, wrapped++)
+        {
+            var (list, index) = picked[i];
+            list[index] = new CheckpointWrapper(list[index], preserveRngState);
+        }
+        return wrapped;
+    }
+
+    /// <summary>Wraps every module list element of type <typeparamref name="T"/> (a transformer block class, say).</summary>
+    public static int Apply<T>(nn.Module model, int everyNth = 1, bool preserveRngState = true) where T : nn.Module =>
+        Apply(model, (_, m) => m is T, everyNth, preserveRngState);
+}
