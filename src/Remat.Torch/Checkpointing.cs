@@ -1,4 +1,7 @@
+using System.Globalization;
+using System.Reflection;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace Remat.Torch;
@@ -53,10 +56,21 @@ public static class Checkpointing
         for (int i = 0; i < picked.Count; i += everyNth, wrapped++)
         {
             var (list, index) = picked[i];
-            list[index] = new CheckpointWrapper(list[index], preserveRngState);
+            var wrapper = new CheckpointWrapper(list[index], preserveRngState);
+            list[index] = wrapper;
+            Registry(list)[index.ToString(CultureInfo.InvariantCulture)] = wrapper;
         }
         return wrapped;
     }
+
+    /// <summary>
+    /// The registry behind a module's <c>named_modules()</c>, <c>train()</c> and <c>state_dict()</c>. A module list's indexer
+    /// changes the list its owner iterates but not this registry, and TorchSharp 0.107 has no public way to register a
+    /// name again, so the entry is replaced here too (a test checks that the wrapper is what <c>named_modules()</c> lists).
+    /// </summary>
+    private static OrderedDict<string, nn.Module> Registry(nn.Module module) =>
+        (OrderedDict<string, nn.Module>)(typeof(nn.Module).GetField("_internal_submodules", BindingFlags.NonPublic | BindingFlags.Instance)?.GetValue(module)
+            ?? throw new InvalidOperationException("this TorchSharp version keeps no _internal_submodules registry; Checkpointing.Apply needs updating."));
 
     /// <summary>Wraps every module list element of type <typeparamref name="T"/> (a transformer block class, say).</summary>
     public static int Apply<T>(nn.Module model, int everyNth = 1, bool preserveRngState = true) where T : nn.Module =>

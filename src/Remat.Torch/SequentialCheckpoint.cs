@@ -12,6 +12,13 @@ namespace Remat.Torch;
 /// </summary>
 public static class SequentialCheckpoint
 {
+    /// <summary>Runs the children of <paramref name="sequential"/>, in order, on <paramref name="input"/> in <paramref name="segments"/> segments.</summary>
+    public static Tensor Run(TorchSharp.Modules.Sequential sequential, int segments, Tensor input, bool preserveRngState = true)
+    {
+        ArgumentNullException.ThrowIfNull(sequential);
+        return Run([.. sequential.children().Cast<nn.Module<Tensor, Tensor>>()], segments, input, preserveRngState);
+    }
+
     /// <summary>Runs <paramref name="modules"/> on <paramref name="input"/> in <paramref name="segments"/> segments.</summary>
     public static Tensor Run(IReadOnlyList<nn.Module<Tensor, Tensor>> modules, int segments, Tensor input, bool preserveRngState = true)
     {
