@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Globalization;
+using Xunit.Abstractions;
+
+namespace Remat.Package.Tests;
+
+/// <summary>
+/// "A user can install it": the packages are packed into a folder, a new console project outside the repository
+/// references Remat.Torch from it (its dependencies from NuGet as usual), builds and runs a training step, and the
+/// remat tool is installed from the same folder and plans. Nothing of the repository's build is used by the consumer:
+/// the libstdc++ fix must come with the package.
+/// </summary>
+public sealed class PackageTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _work = Directory.CreateTempSubdirectory("remat-package-").FullName;
+
+    // A version of its own, so that NuGet's cache never hands the consumer an older package of the same number.
+    private static readonly string Version = "0.1.0-test." + DateTime.UtcNow.ToString("yyyyMMddHHmmssfff", CultureInfo.InvariantCulture);
+
+    private static readonly Lazy<string> Feed = new(PackAll);
+
+    [Fact]
+    public void A_new_console_project_trains_with_the_Remat_Torch_package()
+    {
+        string project = Path.Combine(_work, "FirstHour");
+        Directory.CreateDirectory(project);
+        File.WriteAllText(Path.Combine(project, "FirstHour.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <Nullable>enable</Nullable>
+                <ImplicitUsings>enable</ImplicitUsings>
+              </PropertyGroup>
+            </Project>
+            """);
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "Consumer", "Program.cs"), Path.Combine(project, "Program.cs"));
+        Run("dotnet", $"add package Remat.Torch --version {Version} --source {Feed.Value}", project);
+        var (code, text) = Run("dotnet", "run -c Release", project, check: false);
+        Assert.True(code == 0, $"the consumer failed (exit {code}):\n{text}");
+        Assert.Contains("gradients equal: True", text);
+    }
+
+    [Fact]
+    public void The_remat_tool_installs_from_the_package_folder_and_plans()
+    {
+        string tools = Path.Combine(_work, "tools");
+        Run("dotnet", $"tool install --tool-path {tools} --add-source {Feed.Value} Remat.Cli --version {Version}", _work);
+        var (code, text) = Run(Path.Combine(tools, "remat"), "plan --layers 12 --budget 1GiB", _work, check: false);
+        Assert.True(code == 0, $"remat plan failed (exit {code}):\n{text}");
+        Assert.Contains("optimal", text);
+        (code, text) = Run(Path.Combine(tools, "remat"), "plan --layers 12 --budget 1KiB", _work, check: false);
+        Assert.Equal(2, code);
+        Assert.Contains("smallest budget that works", text);
+    }
+
+    /// <summary>Packs Remat, Remat.Torch and the tool into a folder, building in a folder of its own.</summary>
+    private static string PackAll()
+    {
+        string root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "Remat.slnx")))
+            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("the tests run outside the repository: no Remat.slnx above them.");
+        string temp = Directory.CreateTempSubdirectory("remat-feed-").FullName;
+        string feed = Path.Combine(temp, "feed");
+        foreach (var project in new[] { "src/Remat", "src/Remat.Torch", "src/Remat.Cli" })
+            Run("dotnet", $"pack {project} -c Release -o {feed} -p:Version={Version} --artifacts-path {Path.Combine(temp, "artifacts")}", root);
+        return feed;
+    }
+
+    private static (int Code, string Text) Run(string file, string arguments, string directory, bool check = true)
+    {
+        var start = new ProcessStartInfo(file, arguments)
+        {
+            WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        // The consumer is a stranger to this test run: none of its MSBuild or test-host settings leak into it.
+        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k.StartsWith("VSTEST", StringComparison.OrdinalIgnoreCase)).ToList())
+            start.Environment.Remove(name);
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        string text = process.StandardOutput.ReadToEnd() + stderr.Result;
+        process.WaitForExit();
+        if (check && process.ExitCode != 0)
+            throw new InvalidOperationException($"{file} {arguments} failed (exit {process.ExitCode}):\n{text}");
+        return (process.ExitCode, text);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_work, recursive: true);
+        }
+        catch (IOException e)
+        {
+            output.WriteLine($"could not remove {_work}: {e.Message}");
+        }
+    }
+}
