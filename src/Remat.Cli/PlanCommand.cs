@@ -11,7 +11,7 @@ internal static class PlanCommand
         var strategies = new StrategyOptions();
         var strategy = new Option<string>("--strategy") { Description = "The planner.", DefaultValueFactory = _ => "optimal" };
         strategy.AcceptOnlyFromAmong([.. Strategies.Names]);
-        var json = new Option<bool>("--json") { Description = "Print the plan JSON (docs/plan-format.md)." };
+        var json = new Option<bool>("--json") { Description = "Print the plan JSON (docs/chain-format.md)." };
         var ops = new Option<bool>("--ops") { Description = "List the operations in the summary." };
         var html = new Option<string?>("--html") { Description = "Also write a self-contained HTML report of the plan (no network needed)." };
         var command = new Command("plan", "Plan a schedule for a chain and measure it with the simulator.");
