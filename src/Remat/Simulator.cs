@@ -10,7 +10,10 @@ public static class Simulator
     /// Replays <paramref name="schedule"/>; throws <see cref="ScheduleException"/> with the index of the
     /// first operation that is invalid, and what it lacked.
     /// </summary>
-    public static Trace Run(Chain chain, Schedule schedule)
+    public static Trace Run(Chain chain, Schedule schedule) => Run(chain, schedule, complete: true);
+
+    /// <summary>As <see cref="Run(Chain, Schedule)"/>; without <paramref name="complete"/>, a valid prefix of a schedule passes.</summary>
+    internal static Trace Run(Chain chain, Schedule schedule, bool complete)
     {
         int n = schedule.Ops.Count, L = chain.Length;
         var memoryAfter = new long[n];
@@ -112,9 +115,9 @@ public static class Simulator
             timeAfter[i] = time;
         }
 
-        if (!lossDone)
+        if (complete && !lossDone)
             throw new ScheduleException(n, "the schedule ends before the Loss; a schedule runs Loss once, then B(L) ... B(1).");
-        if (nextBackward > 0)
+        if (complete && nextBackward > 0)
             throw new ScheduleException(n, $"the schedule ends before B({nextBackward}); every backward B({L}) ... B(1) must run.");
         return new Trace(schedule, memoryAfter, peakDuring, timeAfter, forwards);
     }
