@@ -160,6 +160,7 @@ public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
             var state = (State)ctx.get_data("state");
             return BackwardGuard.Run("a CheckpointedSequential", 3, 2, () =>
             {
+                Checkpoint.RefuseHigherOrder();
                 var run = state.Run;
                 state.Run = null;
                 if (run is null)

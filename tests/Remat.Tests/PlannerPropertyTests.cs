@@ -85,7 +85,7 @@ public class PlannerPropertyTests(ITestOutputHelper output)
         // The oracle shares no code with ExhaustiveSearch: a depth-first search over operation sequences, every prefix
         // checked by the simulator, bounded by the time of the best complete schedule found so far.
         var rng = new Random(23);
-        for (int trial = 0; trial < 240; trial++)
+        for (int trial = 0; trial < 215; trial++)
         {
             var chain = RandomChains.Make(rng, trial < 200 ? rng.Next(1, 3) : 3); // three stages cost about a second each
             long budget = RandomChains.Between(rng, Optimal.MinimumBudget(chain), StoreAllPeak(chain));

@@ -178,6 +178,28 @@ public class CheckpointTests
     }
 
     [Fact]
+    public void Higher_order_gradients_through_a_checkpoint_are_refused()
+    {
+        // PyTorch's reentrant checkpoint refuses a backward with create_graph through it. (Through TorchSharp's
+        // autograd.grad the refusal ends the process: its native call does not catch errors; docs/torchsharp.md.)
+        var x = randn(4, requires_grad: true);
+        var y = Checkpoint.Run(t => t.pow(3), x).sum();
+        var e = Assert.Throws<RematException>(() => BackwardGuardSurface(() => y.backward(create_graph: true)));
+        Assert.Contains("create_graph", e.Message);
+    }
+
+    /// <summary>Runs a backward as <see cref="Checkpoint.Backward"/> does, for an autograd call of another shape.</summary>
+    private static void BackwardGuardSurface(Action backward) => BackwardGuard.Surface(backward);
+
+    [Fact]
+    public void A_function_of_no_tensor_input_still_gives_its_parameters_gradients()
+    {
+        var w = randn(3, requires_grad: true);
+        Checkpoint.Run(_ => [w.sin()], []).Single().sum().backward();
+        Assert.True(w.grad!.allclose(w.detach().cos()), "the parameter's gradient is cos(w)");
+    }
+
+    [Fact]
     public void Repeated_backwards_with_retain_graph_accumulate_the_right_gradients()
     {
         // As PyTorch's reentrant checkpoint: each backward recomputes, so three backwards give three times the gradient.
