@@ -9,14 +9,29 @@ using static TorchSharp.torch;
 namespace Remat.Cli;
 
 /// <summary>
-/// <c>remat train</c>: real training steps of a synthetic regression on TorchSharp, one strategy after the other,
-/// with measured and planned peak memory, step time and loss for each.
+/// <c>remat train</c>: real training steps of a synthetic regression on TorchSharp with each strategy, interleaved
+/// round-robin so that every strategy sees the same machine, with measured and planned peak memory, the median step
+/// time and its spread, and the loss for each; optionally the measured trace of one step beside the planned one.
 /// </summary>
 internal static class TrainCommand
 {
     private static readonly string[] Names = [.. Strategies.Names, "auto", "plain"];
 
-    private sealed record Result(string Strategy, long MeasuredPeakBytes, long PlannedPeakBytes, double MedianStepSeconds, double Overhead, float FinalLoss);
+    private sealed record Result(string Strategy, long MeasuredPeakBytes, long PlannedPeakBytes, double MedianStepSeconds, double Spread,
+        double Overhead, bool WithinNoise, float FinalLoss);
+
+    /// <summary>One strategy's model, step and plan, and what its steps measured.</summary>
+    private sealed class Run(string name, nn.Module<Tensor, Tensor>[] stages, Func<float> step, Trace plan, Func<MeasuredStep>? measure)
+    {
+        public string Name { get; } = name;
+        public Func<float> Step { get; } = step;
+        public Trace Plan { get; } = plan;
+        public Func<MeasuredStep>? Measure { get; } = measure;
+        public optim.Optimizer Optimizer { get; } = optim.SGD(stages.SelectMany(m => m.parameters()), 0.01);
+        public List<double> Seconds { get; } = [];
+        public long Peak { get; set; }
+        public float Loss { get; set; } = float.NaN;
+    }
 
     public static Command Create(TextWriter output, TextWriter error)
     {
@@ -31,12 +46,14 @@ internal static class TrainCommand
         var seed = new Option<long>("--seed") { Description = "Seed of the weights and data.", DefaultValueFactory = _ => 0 };
         var which = new Option<string>("--strategy")
         {
-            Description = $"Comma-separated, run in turn: {string.Join(", ", Names)} (plain: no executor, the baseline of its bookkeeping).",
+            Description = $"Comma-separated, interleaved step by step: {string.Join(", ", Names)} (plain: no executor, the baseline of its bookkeeping).",
             DefaultValueFactory = _ => "storeall,periodic,revolve",
         };
         var json = new Option<bool>("--json") { Description = "Print the results as JSON." };
+        var trace = new Option<string?>("--trace") { Description = "Write the planned and the measured trace of one step of each scheduled strategy (JSON)." };
+        var html = new Option<string?>("--html") { Description = "Write a report of the first scheduled strategy (store-all last): planned and measured memory and time of its operations." };
         var command = new Command("train", "Train a model on synthetic data with each strategy and measure memory and time.");
-        foreach (var o in strategies.All.Concat<Option>([model, layers, width, batch, steps, sequence, seed, which, json]))
+        foreach (var o in strategies.All.Concat<Option>([model, layers, width, batch, steps, sequence, seed, which, json, trace, html]))
             command.Options.Add(o);
         // The training runs on its own task, so that Ctrl-C reaches the cancellation token while it runs.
         command.SetAction((parse, cancellation) => Task.Run(() =>
@@ -50,7 +67,7 @@ internal static class TrainCommand
             string modelName = parse.GetValue(model)!;
             int layerCount = parse.GetValue(layers) ?? 32, widthValue = parse.GetValue(width) ?? 1024, seqValue = parse.GetValue(sequence) ?? 128;
             int batchSize = parse.GetValue(batch) ?? 512, stepCount = parse.GetValue(steps) ?? 10;
-            CheckSize(modelName, layerCount, widthValue, seqValue, batchSize);
+            CheckSize(modelName, layerCount, widthValue, seqValue, batchSize, names.Length);
             long s = parse.GetValue(seed);
             TrainModel Build() => TrainModels.Build(modelName, layerCount, widthValue, seqValue, s);
             var shape = Build();
@@ -59,50 +76,18 @@ internal static class TrainCommand
             var target = randn([batchSize, .. shape.TargetShape]);
             Tensor Loss(Tensor y) => nn.functional.mse_loss(y, target);
             var chain = Profiler.Profile(shape.Stages, x, name: modelName);
-            var warmStep = new ScheduleExecutor(shape.Stages);
-            for (int i = 0; i < 3; i++) // warm the runtime and libtorch's threads so the first strategy is not penalised
-                warmStep.Step(new StoreAll().Plan(chain), x, Loss);
             long? budget = parse.GetValue(strategies.Budget);
+            var runs = names.Select(name => Prepare(name, Build().Stages, chain, x, Loss, strategies.For(name, parse, budget), budget)).ToList();
+            var warm = new ScheduleExecutor(shape.Stages);
+            for (int i = 0; i < 3; i++) // warm the runtime and libtorch's threads so the first strategy is not penalised
+                warm.Step(new StoreAll().Plan(chain), x, Loss);
 
-            var results = new List<Result>();
-            foreach (string name in names)
+            // Round-robin: step i of every strategy, in an order that rotates, so drift of the machine falls on all alike.
+            for (int i = 0; i <= stepCount; i++)
             {
-                var stages = Build().Stages;
-                Func<float> step;
-                Trace plan;
-                if (name == "plain")
-                {
-                    plan = Simulator.Run(chain, new StoreAll().Plan(chain));
-                    step = () =>
-                    {
-                        using var scope = NewDisposeScope();
-                        var loss = Loss(stages.Aggregate(x, (h, m) => m.forward(h)));
-                        loss.backward();
-                        return loss.item<float>();
-                    };
-                }
-                else if (name == "auto")
-                {
-                    // The library's module under an ordinary loss.backward(), as a user's model would run it.
-                    var auto = new CheckpointedSequential(stages, budget ?? throw new UsageException("auto plans to a memory budget: give --budget."));
-                    plan = auto.PlanFor(x).Trace;
-                    step = () =>
-                    {
-                        using var scope = NewDisposeScope();
-                        var loss = Loss(auto.forward(x));
-                        loss.backward();
-                        return loss.item<float>();
-                    };
-                }
-                else
-                {
-                    // The budget plans optimal, chen and revolve's snapshots; it does not refuse the other strategies here.
-                    var strategy = Strategies.Get(name);
-                    plan = Simulator.Run(chain, strategy.Create(chain, strategies.For(name, parse, budget), budget).Plan(chain));
-                    var executor = new ScheduleExecutor(stages);
-                    step = () => executor.Step(plan.Schedule, x, Loss);
-                }
-                results.Add(Train(name, stages, step, plan, stepCount, error, results.FirstOrDefault(r => r.Strategy == "storeall"), cancellation));
+                for (int j = 0; j < runs.Count && !cancellation.IsCancellationRequested; j++)
+                    TrainStep(runs[(i + j) % runs.Count], measured: i > 0); // the first step allocates the gradients: left out
+                Progress(error, i, stepCount);
                 if (cancellation.IsCancellationRequested)
                 {
                     error.WriteLine();
@@ -110,10 +95,145 @@ internal static class TrainCommand
                     return 130;
                 }
             }
+            var results = Results(runs);
+            if (parse.GetValue(trace) is { } traceFile)
+                WriteFile(traceFile, Traces(chain, runs));
+            if (parse.GetValue(html) is { } htmlFile)
+            {
+                var first = runs.Where(r => r.Measure is not null).OrderBy(r => r.Name == "storeall").FirstOrDefault()
+                            ?? throw new UsageException("--html reports a scheduled strategy: give one of storeall, periodic, revolve, chen, optimal.");
+                var measuredStep = first.Measure!();
+                Viz.HtmlReport.Write(htmlFile, Viz.VizApi.Describe(chain, first.Plan, budget) with { Measured = Viz.TraceView.Of(measuredStep.Trace) },
+                    Viz.VizApi.Tradeoff(chain));
+            }
             output.Write(parse.GetValue(json) ? Json(results) : Table(chain, results));
             return 0;
         }, CancellationToken.None));
         return command;
+    }
+
+    /// <summary>A strategy's step: by the executor for a scheduled strategy, plainly, or through the checkpointed module.</summary>
+    private static Run Prepare(string name, nn.Module<Tensor, Tensor>[] stages, Chain chain, Tensor x, Func<Tensor, Tensor> loss,
+        PlanOptions options, long? budget)
+    {
+        float ModuleStep(nn.Module<Tensor, Tensor> module)
+        {
+            using var scope = NewDisposeScope();
+            var l = loss(module.forward(x));
+            l.backward();
+            return l.item<float>();
+        }
+        switch (name)
+        {
+            case "plain":
+                return new Run(name, stages, () => ModuleStep(nn.Sequential(stages)), Simulator.Run(chain, new StoreAll().Plan(chain)), null);
+            case "auto":
+                // The library's module under an ordinary loss.backward(), as a user's model would run it.
+                var auto = new CheckpointedSequential(stages, budget ?? throw new UsageException("auto plans to a memory budget: give --budget."));
+                return new Run(name, stages, () => ModuleStep(auto), auto.PlanFor(x).Trace, null);
+            default:
+                // The budget plans optimal, chen and revolve's snapshots; it does not refuse the other strategies here.
+                var plan = Simulator.Run(chain, Strategies.Get(name).Create(chain, options, budget).Plan(chain));
+                var executor = new ScheduleExecutor(stages);
+                return new Run(name, stages, () => executor.Step(plan.Schedule, x, loss), plan, () => executor.Measure(plan.Schedule, x, loss));
+        }
+    }
+
+    private static void TrainStep(Run run, bool measured)
+    {
+        run.Optimizer.zero_grad();
+        var watch = Stopwatch.StartNew();
+        float loss = 0;
+        long peak = MemoryMeter.PeakAbove(() => loss = run.Step());
+        double seconds = watch.Elapsed.TotalSeconds;
+        using (no_grad())
+            run.Optimizer.step();
+        run.Loss = loss;
+        if (!measured)
+            return;
+        run.Seconds.Add(seconds);
+        run.Peak = Math.Max(run.Peak, peak);
+    }
+
+    /// <summary>
+    /// Each strategy's median step and its spread (the interquartile range over the median); an overhead against store-all
+    /// is within the noise when it is smaller than the two spreads together.
+    /// </summary>
+    private static List<Result> Results(List<Run> runs)
+    {
+        static (double Median, double Spread) Stats(List<double> seconds)
+        {
+            var sorted = seconds.Order().ToArray();
+            if (sorted.Length == 0)
+                return (double.NaN, double.NaN);
+            double At(double q) => sorted[(int)Math.Round(q * (sorted.Length - 1))];
+            double median = At(0.5);
+            return (median, (At(0.75) - At(0.25)) / median);
+        }
+        (double Median, double Spread)? storeAll = runs.FirstOrDefault(r => r.Name == "storeall") is { } b ? Stats(b.Seconds) : null;
+        return [.. runs.Select(r =>
+        {
+            var (median, spread) = Stats(r.Seconds);
+            double overhead = storeAll is { } sa && r.Name != "storeall" ? median / sa.Median - 1 : double.NaN;
+            bool noise = storeAll is { } sb && r.Name != "storeall" && Math.Abs(overhead) < spread + sb.Spread;
+            return new Result(r.Name, r.Peak, r.Plan.PeakBytes, median, spread, overhead, noise, r.Loss);
+        })];
+    }
+
+    /// <summary>For every scheduled strategy, one measured step beside its plan, operation by operation.</summary>
+    private static string Traces(Chain chain, List<Run> runs) => PlanReport.Json(w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("chain", chain.Name);
+        w.WriteNumber("stages", chain.Length);
+        w.WriteStartArray("strategies");
+        foreach (var run in runs.Where(r => r.Measure is not null))
+        {
+            var measured = run.Measure!().Trace;
+            w.WriteStartObject();
+            w.WriteString("strategy", run.Name);
+            w.WriteStartArray("ops");
+            foreach (var op in run.Plan.Schedule.Ops)
+                w.WriteStringValue(op.ToString());
+            w.WriteEndArray();
+            TraceJson(w, "planned", run.Plan);
+            TraceJson(w, "measured", measured);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }) + Environment.NewLine;
+
+    private static void TraceJson(System.Text.Json.Utf8JsonWriter w, string name, Trace trace)
+    {
+        w.WriteStartObject(name);
+        w.WriteNumber("peakBytes", trace.PeakBytes);
+        w.WriteNumber("time", trace.Time);
+        w.WriteStartArray("memoryAfter");
+        foreach (var m in trace.MemoryAfter)
+            w.WriteNumberValue(m);
+        w.WriteEndArray();
+        w.WriteStartArray("peakDuring");
+        foreach (var m in trace.PeakDuring)
+            w.WriteNumberValue(m);
+        w.WriteEndArray();
+        w.WriteStartArray("timeAfter");
+        foreach (var t in trace.TimeAfter)
+            w.WriteNumberValue(t);
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    private static void WriteFile(string path, string text)
+    {
+        try
+        {
+            File.WriteAllText(path, text);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new UsageException($"cannot write '{path}': {e.Message}");
+        }
     }
 
     /// <summary>The largest memory <c>remat train</c> plans to use: a model that needs more is refused before it is built.</summary>
@@ -124,55 +244,26 @@ internal static class TrainCommand
     /// store-all step: for the MLPs 16 bytes per element (widest stages 4 times --width for hourglass); for a GPT
     /// layer in fp32, 66 bytes per token per hidden unit and 9 per attention score (Korthikanti et al., scaled to fp32).
     /// </summary>
-    private static void CheckSize(string model, long layers, long width, long sequence, long batch)
+    private static void CheckSize(string model, long layers, long width, long sequence, long batch, int strategies)
     {
         double widest = model == "hourglass" ? 4.0 * width : width;
         double parameters = layers * widest * widest * (model == "gpt" ? 12 : model == "hourglass" ? 2 : 1);
         double activations = model == "gpt"
             ? (double)batch * sequence * layers * (66.0 * width + 9.0 * Math.Max(1, width / 64) * sequence)
             : batch * widest * layers * 16;
-        double bytes = 8 * parameters + activations;
+        double bytes = 8 * parameters * (strategies + 1) + activations; // every strategy has its own copy of the model
         if (bytes > MaxModelBytes)
             throw new UsageException($"this model needs about {ByteSize.Format((long)Math.Min(bytes, long.MaxValue))} for its parameters, " +
                                      $"gradients and activations, more than the {ByteSize.Format(MaxModelBytes)} remat train allows; " +
                                      "use fewer --layers, a smaller --width or --batch.");
     }
 
-    /// <summary>Runs the steps with SGD; the first step (which allocates the gradients) is left out of the figures.</summary>
-    private static Result Train(string name, nn.Module<Tensor, Tensor>[] stages, Func<float> step, Trace plan, int steps, TextWriter error, Result? storeAll,
-        CancellationToken cancellation)
-    {
-        var parameters = stages.SelectMany(m => m.parameters()).ToList();
-        var optimizer = optim.SGD(parameters, 0.01);
-        var times = new List<double>();
-        long peak = 0;
-        float loss = float.NaN;
-        for (int i = 0; i <= steps && !cancellation.IsCancellationRequested; i++)
-        {
-            optimizer.zero_grad();
-            var watch = Stopwatch.StartNew();
-            long p = MemoryMeter.PeakAbove(() => loss = step());
-            double seconds = watch.Elapsed.TotalSeconds;
-            using (no_grad())
-                optimizer.step();
-            if (i > 0)
-            {
-                times.Add(seconds);
-                peak = Math.Max(peak, p);
-            }
-            Progress(error, name, i, steps);
-        }
-        times.Sort();
-        double median = times.Count == 0 ? double.NaN : times[times.Count / 2];
-        return new Result(name, peak, plan.PeakBytes, median, storeAll is null ? double.NaN : median / storeAll.MedianStepSeconds - 1, loss);
-    }
-
-    private static void Progress(TextWriter error, string name, int done, int steps)
+    private static void Progress(TextWriter error, int done, int steps)
     {
         if (!ReferenceEquals(error, Console.Error) || Console.IsErrorRedirected)
             return;
         int filled = 30 * done / steps;
-        error.Write($"\r{name,-10} [{new string('#', filled)}{new string('.', 30 - filled)}] {done}/{steps}");
+        error.Write($"\rsteps [{new string('#', filled)}{new string('.', 30 - filled)}] {done}/{steps}");
         if (done == steps)
             error.WriteLine();
     }
@@ -180,11 +271,15 @@ internal static class TrainCommand
     private static string Table(Chain chain, List<Result> results)
     {
         var sb = new StringBuilder();
-        sb.AppendLine($"model: {chain.Name}, {chain.Length} stages; peaks are the step's rise of the resident set (first step left out)");
-        sb.AppendLine($"{"strategy",-10} {"measured peak",14} {"planned peak",13} {"median step",12} {"overhead",9} {"final loss",12}");
+        sb.AppendLine($"model: {chain.Name}, {chain.Length} stages; strategies interleaved step by step; peaks are the step's rise of the resident set (first step left out)");
+        sb.AppendLine($"{"strategy",-10} {"measured peak",14} {"planned peak",13} {"median step",12} {"spread",7} {"overhead",9} {"final loss",12}");
         foreach (var r in results)
             sb.AppendLine($"{r.Strategy,-10} {ByteSize.Format(r.MeasuredPeakBytes),14} {ByteSize.Format(r.PlannedPeakBytes),13} " +
-                          $"{r.MedianStepSeconds * 1000,9:0.0} ms {(double.IsNaN(r.Overhead) ? "-" : PlanReport.Percent(r.Overhead)),9} {r.FinalLoss,12:0.000000}");
+                          $"{r.MedianStepSeconds * 1000,9:0.0} ms {"±" + (r.Spread * 50).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) + "%",7} " +
+                          $"{(double.IsNaN(r.Overhead) ? "-" : PlanReport.Percent(r.Overhead) + (r.WithinNoise ? "~" : "")),9} {r.FinalLoss,12:0.000000}");
+        sb.AppendLine("spread: half the interquartile range of the step times, over the median.");
+        if (results.Any(r => r.WithinNoise))
+            sb.AppendLine("~: the overhead is smaller than the spreads of the two strategies together: within the noise of this machine.");
         return sb.ToString();
     }
 
@@ -198,7 +293,9 @@ internal static class TrainCommand
             w.WriteNumber("measuredPeakBytes", r.MeasuredPeakBytes);
             w.WriteNumber("plannedPeakBytes", r.PlannedPeakBytes);
             w.WriteNumber("medianStepSeconds", r.MedianStepSeconds);
+            w.WriteNumber("spread", double.IsNaN(r.Spread) ? 0 : r.Spread);
             if (double.IsNaN(r.Overhead)) w.WriteNull("overhead"); else w.WriteNumber("overhead", r.Overhead);
+            w.WriteBoolean("overheadWithinNoise", r.WithinNoise);
             w.WriteNumber("finalLoss", r.FinalLoss);
             w.WriteEndObject();
         }

@@ -45,6 +45,16 @@ public static partial class MemoryMeter
         return Math.Max(0, Read("VmHWM") - before);
     }
 
+    /// <summary>Resets the resident set's high-water mark (<see cref="Peak"/>) to the resident set now.</summary>
+    public static void ResetPeak()
+    {
+        if (IsSupported)
+            File.WriteAllText("/proc/self/clear_refs", "5");
+    }
+
+    /// <summary>The resident set's high-water mark since the last reset, in bytes.</summary>
+    public static long Peak() => IsSupported ? Read("VmHWM") : 0;
+
     /// <summary>The resident set now, in bytes.</summary>
     public static long Resident() => IsSupported ? Read("VmRSS") : 0;
 

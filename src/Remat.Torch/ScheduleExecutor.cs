@@ -33,30 +33,62 @@ public sealed class ScheduleExecutor
     /// The schedule is checked by the simulator's rules as it runs: an op that lacks what it needs throws
     /// <see cref="ScheduleException"/>.
     /// </summary>
-    public float Step(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss)
+    public float Step(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss) => Run(schedule, input, loss, recorder: null);
+
+    /// <summary>
+    /// Runs one step as <see cref="Step"/> does and measures every operation: its wall time, the memory after it and
+    /// the peak during it (the resident set, <see cref="MemoryMeter"/>, read from where it stood when the step began plus
+    /// the input's bytes). The trace has the shape of the simulator's, so planned and measured compare op by op.
+    /// Measuring adds a few reads of <c>/proc</c> per operation; use it for a step to inspect, not for training.
+    /// </summary>
+    public MeasuredStep Measure(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss)
     {
+        ArgumentNullException.ThrowIfNull(schedule);
+        ArgumentNullException.ThrowIfNull(input);
+        var recorder = new OpRecorder(schedule.Ops.Count, input.numel() * input.ElementSize);
+        var forwards = new int[_stages.Length];
+        float value = Run(schedule, input, loss, recorder, forwards);
+        return new MeasuredStep(value, recorder.ToTrace(schedule, forwards));
+    }
+
+    private float Run(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss, OpRecorder? recorder, int[]? forwards = null)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(loss);
         using var random = new RandomStates(_stages.Length);
-        using var run = new ScheduleRun(_stages, schedule, input, random);
-        var z = run.Forward().detach().requires_grad_(true);
-        float value;
-        Tensor gradient;
-        using (var scope = NewDisposeScope())
+        using var run = new ScheduleRun(_stages, schedule, input, random, recorder);
+        var output = run.Forward();
+        float value = 0;
+        Tensor? gradient = null;
+        void Loss()
         {
-            using (enable_grad())
+            var z = output.detach().requires_grad_(true);
+            using (var scope = NewDisposeScope())
             {
-                var l = loss(z);
-                l.backward();
-                value = l.item<float>();
+                using (enable_grad())
+                {
+                    var l = loss(z);
+                    l.backward();
+                    value = l.item<float>();
+                }
+                gradient = z.grad!.detach().MoveToOuterDisposeScope();
             }
-            gradient = z.grad!.detach().MoveToOuterDisposeScope();
+            z.Dispose();
+            run.ReleaseOutput();
         }
-        z.Dispose();
-        if (run.Backward(gradient) is { } inputGradient)
+        if (recorder is null)
+            Loss();
+        else
+            recorder.Measure(run.LossIndex, Loss);
+        if (run.Backward(gradient!) is { } inputGradient)
         {
             // d_0 flows on into whatever produced the input (an embedding, a stem) or into a leaf's .grad.
             input.backward([inputGradient]);
             inputGradient.Dispose();
         }
+        if (forwards is not null)
+            run.ForwardsPerStage.CopyTo(forwards, 0);
         return value;
     }
 }

@@ -20,11 +20,18 @@ internal sealed class ScheduleRun : IDisposable
     private readonly RandomStates _random;
     private readonly Tensor?[] _plain;
     private readonly (Tensor Input, Tensor Output)?[] _records;
+    private readonly OpRecorder? _recorder;
+    private readonly int[] _forwards;
     private int _next; // the index of the next operation to run
 
-    /// <summary>A run of <paramref name="schedule"/> on <paramref name="input"/>, with the random states of the stages' first runs.</summary>
-    public ScheduleRun(nn.Module<Tensor, Tensor>[] stages, Schedule schedule, Tensor input, RandomStates random)
+    /// <summary>
+    /// A run of <paramref name="schedule"/> on <paramref name="input"/>, with the random states of the stages' first runs;
+    /// a <paramref name="recorder"/> measures each operation.
+    /// </summary>
+    public ScheduleRun(nn.Module<Tensor, Tensor>[] stages, Schedule schedule, Tensor input, RandomStates random, OpRecorder? recorder = null)
     {
+        _recorder = recorder;
+        _forwards = new int[stages.Length];
         _stages = stages;
         _schedule = schedule;
         _input = input;
@@ -36,27 +43,46 @@ internal sealed class ScheduleRun : IDisposable
 
     private int L => _stages.Length;
 
+    /// <summary>The forward runs of each stage so far: index k-1 for stage k.</summary>
+    public int[] ForwardsPerStage => [.. _forwards];
+
+    /// <summary>The index of the schedule's <c>Loss</c> operation, once <see cref="Forward"/> has run.</summary>
+    public int LossIndex => _next;
+
     /// <summary>Runs the operations before <c>Loss</c> and returns <c>x_L</c>, which stays the run's until <see cref="Backward"/>.</summary>
     public Tensor Forward()
     {
         for (; _next < _schedule.Ops.Count && _schedule.Ops[_next].Kind != OpKind.Loss; _next++)
-            Execute(_schedule.Ops[_next], _next, gradient: null);
+            Measured(_next, gradient: null);
         if (_next == _schedule.Ops.Count)
             throw new ScheduleException(_next, "the schedule has no Loss operation.");
         return Available(L, _next, Op.Loss);
     }
 
+    /// <summary>The end of the <c>Loss</c> operation: a plain <c>x_L</c> is freed once <c>d_L</c> exists.</summary>
+    public void ReleaseOutput() => Free(ref _plain[L]);
+
     /// <summary>
-    /// Takes <paramref name="outputGradient"/> as <c>d_L</c> (the <c>Loss</c> operation, which frees a plain <c>x_L</c>),
-    /// runs the rest of the schedule, and returns <c>d_0</c> when the input requires grad (else null).
+    /// Takes <paramref name="outputGradient"/> as <c>d_L</c> (made by the <c>Loss</c> operation, after which
+    /// <see cref="ReleaseOutput"/> runs), runs the rest of the schedule, and returns <c>d_0</c> when the input requires
+    /// grad (else null).
     /// </summary>
     public Tensor? Backward(Tensor outputGradient)
     {
-        Free(ref _plain[L]);
+        ReleaseOutput();
         Tensor? gradient = outputGradient;
         for (_next++; _next < _schedule.Ops.Count; _next++)
-            gradient = Execute(_schedule.Ops[_next], _next, gradient);
+            gradient = Measured(_next, gradient);
         return gradient;
+    }
+
+    private Tensor? Measured(int index, Tensor? gradient)
+    {
+        if (_recorder is null)
+            return Execute(_schedule.Ops[index], index, gradient);
+        Tensor? next = null;
+        _recorder.Measure(index, () => next = Execute(_schedule.Ops[index], index, gradient));
+        return next;
     }
 
     /// <summary>Runs one operation; a backward operation takes <c>d_k</c> and returns <c>d_{k-1}</c>.</summary>
@@ -111,6 +137,7 @@ internal sealed class ScheduleRun : IDisposable
     /// <summary>Runs stage k, replaying the random state of its first run when it is a recomputation.</summary>
     private Tensor RunStage(int k, Tensor x)
     {
+        _forwards[k - 1]++;
         using var replay = _random.Enter(k);
         return _stages[k - 1].forward(x);
     }

@@ -1,10 +1,21 @@
 namespace Remat;
 
-/// <summary>What the <see cref="Simulator"/> measured while replaying a schedule on a chain.</summary>
+/// <summary>
+/// Memory and time over the operations of a schedule: what the <see cref="Simulator"/> computes while replaying it on a
+/// chain (the plan), or what a real step measured (<c>ScheduleExecutor.Measure</c> in Remat.Torch).
+/// </summary>
 public sealed class Trace
 {
-    internal Trace(Schedule schedule, long[] memoryAfter, long[] peakDuring, double[] timeAfter, int[] forwardsPerStage)
+    /// <summary>
+    /// A trace of <paramref name="schedule"/>: the simulator's, or one measured on a real step (the TorchSharp executor's),
+    /// with the memory after and the peak during each operation, the cumulative time after each, and the forwards per stage.
+    /// </summary>
+    public Trace(Schedule schedule, long[] memoryAfter, long[] peakDuring, double[] timeAfter, int[] forwardsPerStage)
     {
+        ArgumentNullException.ThrowIfNull(schedule);
+        int n = schedule.Ops.Count;
+        if (memoryAfter.Length != n || peakDuring.Length != n || timeAfter.Length != n)
+            throw new ArgumentException($"a trace has one entry per operation: the schedule has {n}.");
         Schedule = schedule;
         MemoryAfter = memoryAfter;
         PeakDuring = peakDuring;

@@ -151,6 +151,34 @@ public class TrainCliTests
     }
 
     [Fact]
+    public void Train_writes_the_planned_and_measured_trace_of_each_scheduled_strategy()
+    {
+        string file = Path.Combine(Path.GetTempPath(), $"remat-trace-{Environment.ProcessId}.json");
+        try
+        {
+            var error = new StringWriter();
+            int code = Cli.Cli.Run(["train", "--layers", "6", "--width", "256", "--batch", "256", "--steps", "2",
+                "--strategy", "storeall,revolve,plain", "--trace", file], new StringWriter(), error);
+            Assert.True(code == 0, error.ToString());
+            using var doc = JsonDocument.Parse(File.ReadAllText(file));
+            var strategies = doc.RootElement.GetProperty("strategies").EnumerateArray().ToArray();
+            Assert.Equal(["storeall", "revolve"], strategies.Select(s => s.GetProperty("strategy").GetString())); // plain has no schedule
+            foreach (var s in strategies)
+            {
+                int ops = s.GetProperty("ops").GetArrayLength();
+                foreach (var side in new[] { "planned", "measured" })
+                    foreach (var series in new[] { "memoryAfter", "peakDuring", "timeAfter" })
+                        Assert.Equal(ops, s.GetProperty(side).GetProperty(series).GetArrayLength());
+                Assert.True(s.GetProperty("measured").GetProperty("time").GetDouble() > 0);
+            }
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public void Train_with_auto_below_the_smallest_budget_exits_2_naming_it()
     {
         var error = new StringWriter();

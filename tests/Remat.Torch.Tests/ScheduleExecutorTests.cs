@@ -99,6 +99,30 @@ public class ScheduleExecutorTests
     }
 
     [Fact]
+    public void A_measured_step_has_the_shape_of_the_plan_and_follows_its_memory()
+    {
+        random.manual_seed(8);
+        var stages = Models.Mlp(Enumerable.Repeat(256, 13).ToArray());
+        var input = randn(1024, 256);
+        var chain = Profiler.Profile(stages, input);
+        var plan = Simulator.Run(chain, new Revolve(3).Plan(chain));
+        var executor = new ScheduleExecutor(stages);
+        executor.Step(plan.Schedule, input, Models.Loss); // the first step allocates the parameter gradients
+        float plainLoss = executor.Step(plan.Schedule, input, Models.Loss);
+        var measured = executor.Measure(plan.Schedule, input, Models.Loss);
+
+        Assert.Equal(plainLoss, measured.Loss);
+        Assert.Equal(plan.Schedule.Ops.Count, measured.Trace.MemoryAfter.Count);
+        Assert.Equal(plan.ForwardsPerStage, measured.Trace.ForwardsPerStage);
+        for (int i = 1; i < measured.Trace.TimeAfter.Count; i++)
+            Assert.True(measured.Trace.TimeAfter[i] >= measured.Trace.TimeAfter[i - 1], $"operation {i}: the cumulative time goes back");
+        // Activations are 1 MiB: the measured peak must be near the planned one (wide margins: allocator noise).
+        Assert.True(measured.Trace.PeakBytes >= plan.PeakBytes / 2 && measured.Trace.PeakBytes <= plan.PeakBytes * 3 / 2 + (4L << 20),
+            $"measured peak {measured.Trace.PeakBytes} bytes, planned {plan.PeakBytes}");
+        Assert.True(measured.Trace.MemoryAfter[^1] < measured.Trace.PeakBytes / 2, "after B(1) the step's activations are freed");
+    }
+
+    [Fact]
     public void A_schedule_that_lacks_an_input_is_refused_with_its_index()
     {
         var stages = Models.Mlp([4, 4, 4]);

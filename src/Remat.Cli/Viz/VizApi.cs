@@ -19,7 +19,17 @@ internal sealed record OpView(string Op, int Stage);
 internal sealed record PlanResponse(
     string Strategy, long InputBytes, IReadOnlyList<StageView> Stages, long? BudgetBytes, long MinimumBytes, long StoreAllPeakBytes,
     long PeakBytes, double Time, double BaselineTime, double Overhead, long ForwardCount,
-    IReadOnlyList<OpView> Ops, IReadOnlyList<long> MemoryAfter, IReadOnlyList<long> PeakDuring, IReadOnlyList<double> TimeAfter);
+    IReadOnlyList<OpView> Ops, IReadOnlyList<long> MemoryAfter, IReadOnlyList<long> PeakDuring, IReadOnlyList<double> TimeAfter)
+{
+    /// <summary>A measured step of the same schedule (<c>remat train --html</c>), drawn beside the plan; null for a plan alone.</summary>
+    public TraceView? Measured { get; init; }
+}
+
+/// <summary>A trace as the page draws it: memory after and peak during each operation, cumulative time after each.</summary>
+internal sealed record TraceView(IReadOnlyList<long> MemoryAfter, IReadOnlyList<long> PeakDuring, IReadOnlyList<double> TimeAfter, long PeakBytes, double Time)
+{
+    public static TraceView Of(Trace trace) => new(trace.MemoryAfter, trace.PeakDuring, trace.TimeAfter, trace.PeakBytes, trace.Time);
+}
 
 /// <summary>A (peak, time) point.</summary>
 internal sealed record Point(string Label, long PeakBytes, double Time);

@@ -159,11 +159,36 @@ function drawMemory() {
     { label: 'now', data: [], borderColor: '#f59e0b', backgroundColor: '#f59e0b', pointRadius: 7, showLine: false },
   ];
   if (p.budgetBytes) datasets.push({ label: 'budget ' + fmtBytes(p.budgetBytes), data: [{ x: 1, y: p.budgetBytes / MiB }, { x: n, y: p.budgetBytes / MiB }], borderColor: '#111827', borderDash: [8, 4], pointRadius: 0 });
+  if (p.measured) {
+    datasets.push({ label: 'measured memory after each operation', data: points(p.measured.memoryAfter), borderColor: '#16a34a', pointRadius: 0, stepped: true });
+    datasets.push({ label: 'measured peak during each operation', data: points(p.measured.peakDuring), borderColor: '#86efac', borderDash: [4, 3], pointRadius: 0, stepped: true });
+  }
   chart('memory', {
     type: 'line', data: { datasets },
     options: { animation: false, maintainAspectRatio: false, parsing: false,
       scales: { x: { type: 'linear', title: { display: true, text: 'operation' } }, y: { title: { display: true, text: 'MiB' } } },
-      plugins: { title: { display: true, text: 'Memory over the training step (the simulator\'s trace)' } } },
+      plugins: { title: { display: true, text: p.measured ? 'Memory over the training step: planned (the simulator) and measured (a real step)' : 'Memory over the training step (the simulator\'s trace)' } } },
+  });
+  drawOpTimes();
+}
+
+// Planned against measured time of each operation, when the report carries a measured step (remat train --html).
+function drawOpTimes() {
+  const p = state.plan, box = $('optime');
+  if (!box) return;
+  box.hidden = !p.measured;
+  if (!p.measured) return;
+  const each = a => a.map((t, i) => (t - (i === 0 ? 0 : a[i - 1])) * 1000);
+  const labels = p.ops.map(o => o.op === 'Loss' ? 'Loss' : `${o.op}(${o.stage})`);
+  chart('optime', {
+    type: 'bar',
+    data: { labels, datasets: [
+      { label: 'planned (ms)', data: each(p.timeAfter), backgroundColor: '#93c5fd' },
+      { label: 'measured (ms)', data: each(p.measured.timeAfter), backgroundColor: '#16a34a' },
+    ] },
+    options: { animation: false, maintainAspectRatio: false,
+      scales: { y: { title: { display: true, text: 'ms' } } },
+      plugins: { title: { display: true, text: `Time of each operation: planned ${(p.time * 1000).toFixed(1)} ms, measured ${(p.measured.time * 1000).toFixed(1)} ms in all` } } },
   });
 }
 

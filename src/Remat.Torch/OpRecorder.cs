@@ -1,0 +1,40 @@
+using System.Diagnostics;
+
+namespace Remat.Torch;
+
+/// <summary>
+/// Measures every operation of one step as the simulator describes it: the wall time, the memory after it and the
+/// peak during it. Memory is the resident set (<see cref="MemoryMeter"/>) above where it stood when the step began,
+/// plus the input's bytes, so that it reads like the simulator's trace (which starts at the input).
+/// </summary>
+internal sealed class OpRecorder
+{
+    private readonly long[] _memoryAfter, _peakDuring;
+    private readonly double[] _timeAfter;
+    private readonly long _base;
+    private double _elapsed;
+
+    public OpRecorder(int operations, long inputBytes)
+    {
+        _memoryAfter = new long[operations];
+        _peakDuring = new long[operations];
+        _timeAfter = new double[operations];
+        MemoryMeter.Initialize();
+        _base = MemoryMeter.Resident() - inputBytes;
+    }
+
+    /// <summary>Runs operation <paramref name="index"/> and records its time, memory after and peak during.</summary>
+    public void Measure(int index, Action operation)
+    {
+        MemoryMeter.ResetPeak();
+        var watch = Stopwatch.StartNew();
+        operation();
+        _elapsed += watch.Elapsed.TotalSeconds;
+        _timeAfter[index] = _elapsed;
+        _memoryAfter[index] = MemoryMeter.Resident() - _base;
+        _peakDuring[index] = Math.Max(_memoryAfter[index], MemoryMeter.Peak() - _base);
+    }
+
+    /// <summary>The measurements as a trace of <paramref name="schedule"/>.</summary>
+    public Trace ToTrace(Schedule schedule, int[] forwardsPerStage) => new(schedule, _memoryAfter, _peakDuring, _timeAfter, forwardsPerStage);
+}
