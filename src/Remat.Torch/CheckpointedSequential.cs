@@ -1,3 +1,4 @@
+using System.Globalization;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -16,7 +17,7 @@ namespace Remat.Torch;
 /// </summary>
 public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
 {
-    private readonly ModuleList<nn.Module<Tensor, Tensor>> stages;
+    private readonly nn.Module<Tensor, Tensor>[] _stages;
     private readonly Dictionary<string, Chain> _chains = [];
     private readonly Dictionary<string, Plan> _plans = [];
     private PlanOptions _options;
@@ -48,16 +49,19 @@ public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(stages);
         ArgumentNullException.ThrowIfNull(options);
-        this.stages = new ModuleList<nn.Module<Tensor, Tensor>>([.. stages]);
-        if (this.stages.Count == 0)
+        _stages = [.. stages];
+        if (_stages.Length == 0)
             throw new ArgumentException("a checkpointed sequence needs at least one stage.", nameof(stages));
         _ = Strategies.Get(options.Strategy); // an unknown strategy fails here, not at the first step
         _options = options;
-        RegisterComponents();
+        // Named as Sequential names its children, so a model's parameter names (and saved weights) do not change
+        // when its Sequential becomes a CheckpointedSequential.
+        for (int i = 0; i < _stages.Length; i++)
+            register_module(i.ToString(CultureInfo.InvariantCulture), _stages[i]);
     }
 
     /// <summary>The stages, in order.</summary>
-    public IReadOnlyList<nn.Module<Tensor, Tensor>> Stages => [.. stages];
+    public IReadOnlyList<nn.Module<Tensor, Tensor>> Stages => _stages;
 
     /// <summary>How the module plans. Setting it drops the plans (not the measured chains): the next step plans anew.</summary>
     public PlanOptions Options
@@ -105,12 +109,12 @@ public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(input);
         BackwardGuard.ReleaseReturned();
         if (!is_grad_enabled() || !training)
-            return stages.Aggregate(input, (x, stage) => stage.forward(x));
+            return _stages.Aggregate(input, (x, stage) => stage.forward(x));
         var plan = PlanFor(input);
         LastPlan = plan;
         // The sentinel requires grad, so the backward runs even when the input does not (a frozen embedding in front).
         var sentinel = empty(0, requires_grad: true);
-        object[] vars = [new ScheduleFunction.State([.. stages], plan.Schedule), input, sentinel];
+        object[] vars = [new ScheduleFunction.State(_stages, plan.Schedule), input, sentinel];
         return ScheduleFunction.apply(vars)[0];
     }
 

@@ -179,7 +179,7 @@ public class CheckpointedSequentialTests
         var sequential = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8));
         var module = new CheckpointedSequential(sequential, budgetBytes: 1L << 30);
         Assert.Equal(3, module.Stages.Count);
-        Assert.Equal(sequential.parameters().Count(), module.parameters().Count());
+        Assert.Equal(sequential.named_parameters().Select(p => p.name), module.named_parameters().Select(p => p.name)); // saved weights load as they are
         Assert.Throws<RematException>(() => new CheckpointedSequential(sequential, new PlanOptions { Strategy = "fastest" }));
     }
 
