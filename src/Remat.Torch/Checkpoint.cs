@@ -76,18 +76,6 @@ public static class Checkpoint
         BackwardGuard.Surface(() => output.backward(gradient is null ? null : [gradient], retain_graph: retainGraph));
     }
 
-    /// <summary>
-    /// A backward with <c>create_graph</c> (higher-order gradients) runs with grad mode on. A reentrant checkpoint's backward
-    /// would accumulate into <c>.grad</c> and return gradients without a graph, so the higher-order result would be wrong:
-    /// refused, as PyTorch's reentrant checkpoint refuses it.
-    /// </summary>
-    internal static void RefuseHigherOrder()
-    {
-        if (is_grad_enabled())
-            throw new RematException("a backward with create_graph (higher-order gradients) passed through a checkpoint; a reentrant " +
-                                     "checkpoint cannot build the graph of its own backward. Run that part without checkpointing.");
-    }
-
     internal static void Warn(string message)
     {
         if (Warning is { } handler)
@@ -140,7 +128,6 @@ public static class Checkpoint
         /// <summary>Reruns the function with recording on the saved inputs and back-propagates the output gradients.</summary>
         private static List<Tensor> Recompute(State state, List<Tensor> saved, List<Tensor> grads)
         {
-            RefuseHigherOrder();
             using var scope = NewDisposeScope(); // the recomputed graph goes as soon as its gradients are out
             var detached = saved.Select(t => t.detach().requires_grad_(t.requires_grad)).ToArray();
             Tensor[] outputs;
@@ -160,7 +147,7 @@ public static class Checkpoint
             if (pairs.Length > 0)
                 autograd.backward(pairs.Select(p => p.First).ToList(), pairs.Select(p => p.Second).ToList());
             // An input that requires grad but did not reach an output gets none, as in PyTorch.
-            return [.. detached.Select(d => d.requires_grad && d.grad is { } g ? g.MoveToOuterDisposeScope() : null!)];
+            return [.. detached.Select(d => d.requires_grad && d.grad is { } g ? FirstOrderOnly.Wrap(g).MoveToOuterDisposeScope() : null!)];
         }
     }
 }

@@ -164,7 +164,6 @@ public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
             var state = (State)ctx.get_data("state");
             return BackwardGuard.Run("a CheckpointedSequential", 3, 2, () =>
             {
-                Checkpoint.RefuseHigherOrder();
                 var run = state.Run;
                 state.Run = null;
                 if (run is null)
@@ -178,7 +177,7 @@ public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
                 using (state.Input)
                 {
                     var inputGradient = run.Backward(grads[0]);
-                    return [null!, inputGradient!, null!];
+                    return [null!, inputGradient is null ? null! : FirstOrderOnly.Wrap(inputGradient), null!];
                 }
             });
         }

@@ -161,6 +161,17 @@ public class CheckpointedSequentialTests
     }
 
     [Fact]
+    public void The_input_gradient_under_create_graph_is_the_plain_one()
+    {
+        var stages = Models.Mlp(Widths);
+        var x = Input();
+        var plain = autograd.grad([Models.Loss(stages.Aggregate(x, (h, m) => (Tensor)m.forward(h)))], [x], create_graph: true)[0].detach().clone();
+        var module = new CheckpointedSequential(stages, new PlanOptions { Strategy = "revolve", Snapshots = 2 });
+        var got = autograd.grad([Models.Loss(module.forward(x))], [x], create_graph: true)[0];
+        AssertBitwise([plain], [got.detach()], "input gradient under create_graph");
+    }
+
+    [Fact]
     public void A_stage_that_fails_in_the_backward_is_a_catchable_error()
     {
         var failing = new FailsOnRecompute();
