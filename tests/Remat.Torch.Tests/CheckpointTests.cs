@@ -224,6 +224,25 @@ public class CheckpointTests
     }
 
     [Fact]
+    public void A_boolean_mask_input_and_an_integer_output_pass_through()
+    {
+        // As DeepSpeed's test_ckpt_mask_input and its non-float outputs: inputs and outputs that cannot require grad.
+        var x = randn(6, requires_grad: true);
+        var mask = x.detach() > 0;
+        Tensor[] F(Tensor[] xs) => [(xs[0] * xs[1]).exp(), xs[0].argmax()];
+        var plain = F([x, mask]);
+        plain[0].sum().backward();
+        var expected = x.grad!.clone();
+        x.grad!.zero_();
+        var outs = Checkpoint.Run(F, [x, mask]);
+        Assert.Equal(ScalarType.Int64, outs[1].dtype);
+        Assert.False(outs[1].requires_grad, "an integer output cannot require grad");
+        Assert.Equal(plain[1].item<long>(), outs[1].item<long>());
+        outs[0].sum().backward();
+        AssertBitwiseEqual([expected], [x.grad!], "input gradient with a mask");
+    }
+
+    [Fact]
     public void Under_no_grad_the_function_simply_runs()
     {
         using var _ = no_grad();
