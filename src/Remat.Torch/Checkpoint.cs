@@ -42,7 +42,7 @@ public static class Checkpoint
     /// Runs <paramref name="function"/> on <paramref name="inputs"/> without recording; its backward reruns it with
     /// recording and gives the inputs and the parameters the function uses the same gradients as a plain run.
     /// Non-tensor arguments go in by closure. With <paramref name="preserveRngState"/> the recomputation sees the
-    /// random state of the first run, so dropout draws the same mask (CPU generator).
+    /// random state of the first run, so dropout draws the same mask (on CUDA, by reseeding: docs/torchsharp.md).
     /// Under no-grad it simply runs the function.
     /// </summary>
     public static Tensor[] Run(Func<Tensor[], Tensor[]> function, Tensor[] inputs, bool preserveRngState = true)
@@ -57,7 +57,8 @@ public static class Checkpoint
         // The sentinel requires grad, so the backward runs even when no input does: the parameters inside the
         // function (frozen embeddings before it, LoRA) still get their gradients.
         var sentinel = empty(0, requires_grad: true);
-        var state = new State(function, inputs.Length, preserveRngState ? random.get_rng_state() : null);
+        var device = inputs.FirstOrDefault()?.device ?? CPU;
+        var state = new State(function, inputs.Length, preserveRngState ? RandomStates.For(1, device) : null);
         object[] vars = [state, .. inputs, sentinel];
         return [.. RecomputeFunction.apply(vars)];
     }
@@ -85,7 +86,7 @@ public static class Checkpoint
     }
 
     /// <summary>What the backward needs beyond the inputs: the function and the random state.</summary>
-    private sealed record State(Func<Tensor[], Tensor[]> Function, int InputCount, Tensor? RngState);
+    private sealed record State(Func<Tensor[], Tensor[]> Function, int InputCount, RandomStates? Random);
 
     private sealed class RecomputeFunction : autograd.MultiTensorFunction<RecomputeFunction>
     {
@@ -102,6 +103,7 @@ public static class Checkpoint
             ctx.set_materialize_grads(false); // an output nobody used gets no gradient, not a tensor of zeros
             // The scope frees the function's temporaries now: that is the point of running without recording.
             using var scope = NewDisposeScope();
+            using var replay = state.Random?.Enter(1); // records the random state of the first run
             var outputs = state.Function(inputs) ?? throw new RematException("checkpoint: the function returned null; return its output tensors.");
             if (outputs.Any(t => t is null))
                 throw new RematException("checkpoint: the function returned a null tensor; return only tensors, and non-tensors by closure.");
@@ -132,14 +134,8 @@ public static class Checkpoint
             var detached = saved.Select(t => t.detach().requires_grad_(t.requires_grad)).ToArray();
             Tensor[] outputs;
             using (enable_grad())
-            {
-                var outer = state.RngState is null ? null : random.get_rng_state();
-                if (state.RngState is not null)
-                    random.set_rng_state(state.RngState);
+            using (state.Random?.Enter(1)) // replays the first run's random state
                 outputs = state.Function(detached);
-                if (outer is not null)
-                    random.set_rng_state(outer);
-            }
             if (!outputs.Any(o => o.requires_grad))
                 throw new RematException("none of the checkpointed function's outputs requires grad, so checkpointing it is " +
                                          "not necessary: run it without Checkpoint.Run, or under no_grad.");

@@ -114,7 +114,7 @@ public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
         LastPlan = plan;
         // The sentinel requires grad, so the backward runs even when the input does not (a frozen embedding in front).
         var sentinel = empty(0, requires_grad: true);
-        object[] vars = [new ScheduleFunction.State(_stages, plan.Schedule), input, sentinel];
+        object[] vars = [new ScheduleFunction.State(_stages, plan.Schedule, input.device), input, sentinel];
         return ScheduleFunction.apply(vars)[0];
     }
 
@@ -132,13 +132,13 @@ public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
     private sealed class ScheduleFunction : autograd.MultiTensorFunction<ScheduleFunction>
     {
         /// <summary>The stages and schedule, the random states of the stages' first runs, and the run between forward and backward.</summary>
-        public sealed class State(nn.Module<Tensor, Tensor>[] stages, Schedule schedule)
+        public sealed class State(nn.Module<Tensor, Tensor>[] stages, Schedule schedule, Device device)
         {
             public nn.Module<Tensor, Tensor>[] Stages { get; } = stages;
 
             public Schedule Schedule { get; } = schedule;
 
-            public RandomStates Random { get; } = new(stages.Length);
+            public RandomStates Random { get; } = RandomStates.For(stages.Length, device);
 
             public Tensor? Input { get; set; }
 

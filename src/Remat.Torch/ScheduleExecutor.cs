@@ -56,7 +56,7 @@ public sealed class ScheduleExecutor
         ArgumentNullException.ThrowIfNull(schedule);
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(loss);
-        using var random = new RandomStates(_stages.Length);
+        using var random = RandomStates.For(_stages.Length, input.device);
         using var run = new ScheduleRun(_stages, schedule, input, random, recorder);
         var output = run.Forward();
         float value = 0;
