@@ -24,6 +24,13 @@ public static class Checkpoint
         return Run(xs => [function(xs[0])], [input], preserveRngState)[0];
     }
 
+    /// <summary>Runs <paramref name="module"/> on one tensor under checkpointing, as <c>checkpoint(module, x)</c> in PyTorch.</summary>
+    public static Tensor Run(nn.Module<Tensor, Tensor> module, Tensor input, bool preserveRngState = true)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        return Run(module.forward, input, preserveRngState);
+    }
+
     /// <summary>Runs <paramref name="function"/> on two tensors under checkpointing.</summary>
     public static Tensor Run(Func<Tensor, Tensor, Tensor> function, Tensor a, Tensor b, bool preserveRngState = true)
     {

@@ -32,7 +32,7 @@ public class CheckpointTests
         block.zero_grad();
         x.grad!.zero_();
 
-        Checkpoint.Run(block.forward, x).pow(2).sum().backward();
+        Checkpoint.Run(block, x).pow(2).sum().backward();
         AssertBitwiseEqual(plainParams, Grads(block), "parameter gradient");
         AssertBitwiseEqual([plainInput], [x.grad!], "input gradient");
     }
