@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Remat.Planners;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -8,8 +9,8 @@ namespace Remat.Torch;
 /// Measures a model's stages into a <see cref="Chain"/> (serialisable with <see cref="ChainJson"/>).
 /// For stage k, on the output of stage k-1 for the sample input:
 /// <list type="bullet">
-/// <item>forwardTime: the median wall time of a forward under no-grad;</item>
-/// <item>backwardTime: the median wall time of its backward with a gradient of ones;</item>
+/// <item>forwardTime, backwardTime: the median wall time of the stage's no-grad forward and of its backward inside
+/// real steps (measured steps by periodic checkpointing), not of the stage run alone, whose data the caches still hold;</item>
 /// <item>outputBytes: the output tensor's elements times its element size;</item>
 /// <item>savedBytes: how far the resident set rises over a recorded forward that is kept (output and
 /// saved tensors), at least outputBytes;</item>
@@ -35,7 +36,7 @@ public static class Profiler
         {
             foreach (var p in parameters)
                 p.grad = null;
-            return Measure(stages, sampleInput, repeats, name);
+            return InContext(Measure(stages, sampleInput, repeats, name), stages, sampleInput, repeats);
         }
         finally
         {
@@ -50,6 +51,41 @@ public static class Profiler
     {
         ArgumentNullException.ThrowIfNull(sequential);
         return Profile([.. sequential.children().Cast<nn.Module<Tensor, Tensor>>()], sampleInput, repeats, name);
+    }
+
+    /// <summary>
+    /// The times of <paramref name="alone"/>, each stage timed by itself, replaced by the times its operations take inside
+    /// real steps: <paramref name="repeats"/> measured steps by periodic checkpointing (every stage is recorded and
+    /// back-propagated once, and most are also run without recording). A stage timed alone runs on data its previous
+    /// run left in the caches; inside a step it does not, and there its backward took about 10% longer
+    /// (docs/benchmarks.md). A stage's forward time is the median of its no-grad runs (its recorded run when it has
+    /// none), its backward time the median of its backward runs.
+    /// </summary>
+    private static Chain InContext(Chain alone, IReadOnlyList<nn.Module<Tensor, Tensor>> stages, Tensor sampleInput, int repeats)
+    {
+        int L = stages.Count;
+        var forwards = Enumerable.Range(0, L + 1).Select(_ => new List<double>()).ToArray();
+        var recorded = Enumerable.Range(0, L + 1).Select(_ => new List<double>()).ToArray();
+        var backwards = Enumerable.Range(0, L + 1).Select(_ => new List<double>()).ToArray();
+        var schedule = new Periodic().Plan(alone);
+        var executor = new ScheduleExecutor(stages);
+        var input = sampleInput.detach();
+        for (int r = 0; r < repeats; r++)
+        {
+            using var scope = NewDisposeScope();
+            var trace = executor.Measure(schedule, input, y => y.sum()).Trace;
+            for (int i = 0; i < schedule.Ops.Count; i++)
+            {
+                var op = schedule.Ops[i];
+                double t = trace.TimeAfter[i] - (i == 0 ? 0 : trace.TimeAfter[i - 1]);
+                (op.Kind switch { OpKind.Fn or OpKind.Fck => forwards, OpKind.Fe => recorded, OpKind.B => backwards, _ => null })?[op.Stage].Add(t);
+            }
+        }
+        return new Chain(alone.InputBytes, alone.Stages.Select((s, i) => s with
+        {
+            ForwardTime = Median([.. forwards[i + 1].Count > 0 ? forwards[i + 1] : recorded[i + 1]]),
+            BackwardTime = Median([.. backwards[i + 1]]),
+        }), alone.Name);
     }
 
     private static Chain Measure(IReadOnlyList<nn.Module<Tensor, Tensor>> stages, Tensor sampleInput, int repeats, string? name)
