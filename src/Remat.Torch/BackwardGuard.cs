@@ -15,14 +15,18 @@ namespace Remat.Torch;
 /// node. <see cref="Checkpoint.Backward"/> rethrows the recorded cause as a <see cref="RematException"/>.</item>
 /// <item>The gradients a backward returns must outlive the callback (libtorch copies them once it returns), but a
 /// managed handle kept after that holds its memory until the garbage collector runs. So the handles are kept here
-/// and disposed at the next Remat call, once libtorch holds its own references.</item>
+/// and disposed at the next Remat call on the same thread, once libtorch holds its own references.</item>
 /// </list>
 /// </summary>
 internal static class BackwardGuard
 {
     private static readonly Lock Gate = new();
-    private static readonly List<Tensor> Returned = [];
     private static readonly List<Exception> Failures = [];
+
+    // Per thread: libtorch runs a device's nodes one after the other on that device's thread, so a thread's next
+    // callback comes after libtorch has copied what its previous one returned; another thread's may not.
+    [ThreadStatic]
+    private static List<Tensor>? _returned;
 
     /// <summary>
     /// Runs <paramref name="backward"/>, the body of a custom backward whose input <paramref name="sentinel"/> (of
@@ -35,8 +39,7 @@ internal static class BackwardGuard
         try
         {
             var gradients = backward();
-            lock (Gate)
-                Returned.AddRange(gradients.Where(g => g is not null));
+            (_returned ??= []).AddRange(gradients.Where(g => g is not null));
             return gradients;
         }
         catch (Exception e)
@@ -51,17 +54,14 @@ internal static class BackwardGuard
         }
     }
 
-    /// <summary>Disposes the handles of the gradients returned by earlier backward calls: libtorch has copied them.</summary>
+    /// <summary>Disposes the handles of the gradients this thread's earlier backward calls returned: libtorch has copied them.</summary>
     public static void ReleaseReturned()
     {
-        Tensor[] done;
-        lock (Gate)
-        {
-            done = [.. Returned];
-            Returned.Clear();
-        }
+        if (_returned is not { Count: > 0 } done)
+            return;
         foreach (var t in done)
             t.Dispose();
+        done.Clear();
     }
 
     /// <summary>
