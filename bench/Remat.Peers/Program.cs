@@ -107,7 +107,8 @@ void Report(List<Result> all)
                   "(A B A B). Tables show the median over the repetitions, with the range in brackets. Peak memory is the rise of " +
                   "the resident set over a step, measured the same way in both (glibc's mmap threshold at 64 KiB, " +
                   "`/proc/self/clear_refs`, `VmHWM`). Overheads are relative to each framework's own baseline: Remat's store-all " +
-                  "executor, PyTorch without checkpointing.");
+                  "executor, PyTorch without checkpointing. `~` marks an overhead whose repetitions' times overlap the baseline's: " +
+                  "a difference within the noise of the machine.");
     md.AppendLine();
     foreach (var arch in architectures)
     {
@@ -122,7 +123,9 @@ void Report(List<Result> all)
         foreach (var r in rows)
         {
             var baseline = r.Framework == "Remat" ? remat : torch;
-            string overhead = r.Config is "plain" or "storeall" or "none" ? "-" : Percent(r.Step / baseline.Step - 1);
+            // Within the noise when its repetitions' times overlap the baseline's.
+            bool noise = r.StepMin <= baseline.StepMax && baseline.StepMin <= r.StepMax;
+            string overhead = r.Config is "plain" or "storeall" or "none" ? "-" : Percent(r.Step / baseline.Step - 1) + (noise ? "~" : "");
             md.AppendLine($"| {r.Framework} | {Describe(r.Config)} | {Mib(r.Peak)} [{Mib(r.PeakMin)}-{Mib(r.PeakMax)}] | " +
                           $"{r.Step * 1000:0} ms [{r.StepMin * 1000:0}-{r.StepMax * 1000:0}] | {overhead} |");
         }
