@@ -30,7 +30,9 @@ if (options.TryGetValue("--replot", out string? saved))
 {
     var old = JsonSerializer.Deserialize<List<Result>>(File.ReadAllText(saved))!;
     reps = old.Max(r => r.Rep);
-    Report(old);
+    // The machine is the one the results were measured on, as the report already names it, not this one.
+    var measuredOn = System.Text.RegularExpressions.Regex.Match(File.ReadAllText(Path.Combine(root, "docs/benchmarks.md")), @"Machine: (.*?); Remat on");
+    Report(old, measuredOn.Success ? measuredOn.Groups[1].Value : "not recorded");
     return;
 }
 var results = new List<Result>();
@@ -54,7 +56,7 @@ foreach (var arch in architectures)
         }
     }
 }
-Report(results);
+Report(results, $"{Environment.ProcessorCount} cores ({CpuModel()}), {Environment.OSVersion}, .NET {Environment.Version}");
 return;
 
 Result Remat(Architecture arch, string config, string[] extra, int rep)
@@ -88,7 +90,7 @@ static string Run(string file, string[] arguments)
     return output;
 }
 
-void Report(List<Result> all)
+void Report(List<Result> all, string machine)
 {
     var md = new StringBuilder();
     md.AppendLine("<!-- peers:begin (written by bench/Remat.Peers) -->");
@@ -100,7 +102,7 @@ void Report(List<Result> all)
     md.AppendLine("```");
     md.AppendLine();
     string torchVersion = all.First(r => r.Framework.StartsWith("PyTorch")).Framework;
-    md.AppendLine($"Machine: {Environment.ProcessorCount} cores ({CpuModel()}), {Environment.OSVersion}, .NET {Environment.Version}; " +
+    md.AppendLine($"Machine: {machine}; " +
                   $"Remat on TorchSharp-cpu 0.107.0 (libtorch 2.10); {torchVersion} from Debian's python3-torch with " +
                   "libopenblas0-pthread, 2 threads each. Every configuration runs in a fresh process: 3 warm-up steps, then " +
                   $"{steps} measured steps (median time, largest peak). It runs {reps} times, the two frameworks interleaved " +
