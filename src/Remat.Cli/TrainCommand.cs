@@ -181,48 +181,18 @@ internal static class TrainCommand
     }
 
     /// <summary>For every scheduled strategy, one measured step beside its plan, operation by operation.</summary>
-    private static string Traces(Chain chain, List<Run> runs) => PlanReport.Json(w =>
+    private static string Traces(Chain chain, List<Run> runs) => System.Text.Json.JsonSerializer.Serialize(new
     {
-        w.WriteStartObject();
-        w.WriteString("chain", chain.Name);
-        w.WriteNumber("stages", chain.Length);
-        w.WriteStartArray("strategies");
-        foreach (var run in runs.Where(r => r.Measure is not null))
+        chain = chain.Name,
+        stages = chain.Length,
+        strategies = runs.Where(r => r.Measure is not null).Select(run => new
         {
-            var measured = run.Measure!().Trace;
-            w.WriteStartObject();
-            w.WriteString("strategy", run.Name);
-            w.WriteStartArray("ops");
-            foreach (var op in run.Plan.Schedule.Ops)
-                w.WriteStringValue(op.ToString());
-            w.WriteEndArray();
-            TraceJson(w, "planned", run.Plan);
-            TraceJson(w, "measured", measured);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-        w.WriteEndObject();
-    }) + Environment.NewLine;
-
-    private static void TraceJson(System.Text.Json.Utf8JsonWriter w, string name, Trace trace)
-    {
-        w.WriteStartObject(name);
-        w.WriteNumber("peakBytes", trace.PeakBytes);
-        w.WriteNumber("time", trace.Time);
-        w.WriteStartArray("memoryAfter");
-        foreach (var m in trace.MemoryAfter)
-            w.WriteNumberValue(m);
-        w.WriteEndArray();
-        w.WriteStartArray("peakDuring");
-        foreach (var m in trace.PeakDuring)
-            w.WriteNumberValue(m);
-        w.WriteEndArray();
-        w.WriteStartArray("timeAfter");
-        foreach (var t in trace.TimeAfter)
-            w.WriteNumberValue(t);
-        w.WriteEndArray();
-        w.WriteEndObject();
-    }
+            strategy = run.Name,
+            ops = run.Plan.Schedule.Ops.Select(op => op.ToString()),
+            planned = Viz.TraceView.Of(run.Plan),
+            measured = Viz.TraceView.Of(run.Measure!().Trace),
+        }).ToList(),
+    }, new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web) { WriteIndented = true }) + Environment.NewLine;
 
     private static void WriteFile(string path, string text)
     {

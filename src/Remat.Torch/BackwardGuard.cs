@@ -29,6 +29,12 @@ internal static class BackwardGuard
     private static List<Tensor>? _returned;
 
     /// <summary>
+    /// An empty input that requires grad, on <paramref name="device"/>: given to a custom function, it makes its backward
+    /// run even when no other input requires grad, and it is where a failed backward returns its refused gradient.
+    /// </summary>
+    public static Tensor Sentinel(Device device) => empty(0, requires_grad: true, device: device);
+
+    /// <summary>
     /// Runs <paramref name="backward"/>, the body of a custom backward whose input <paramref name="sentinel"/> (of
     /// <paramref name="count"/>) is an empty tensor that requires grad. A failure is recorded and reported through
     /// <see cref="Checkpoint.Warning"/>, and the backward then returns the refused gradient described above.

@@ -64,7 +64,7 @@ public static class Checkpoint
         // The sentinel requires grad, so the backward runs even when no input does: the parameters inside the
         // function (frozen embeddings before it, LoRA) still get their gradients.
         var device = inputs.FirstOrDefault()?.device ?? CPU;
-        var sentinel = empty(0, requires_grad: true, device: device);
+        var sentinel = BackwardGuard.Sentinel(device);
         var state = new State(function, inputs.Length, preserveRngState ? RandomStates.For(1, device) : null);
         object[] vars = [state, .. inputs, sentinel];
         return [.. RecomputeFunction.apply(vars)];

@@ -113,7 +113,7 @@ public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
         var plan = PlanFor(input);
         LastPlan = plan;
         // The sentinel requires grad, so the backward runs even when the input does not (a frozen embedding in front).
-        var sentinel = empty(0, requires_grad: true, device: input.device);
+        var sentinel = BackwardGuard.Sentinel(input.device);
         object[] vars = [new ScheduleFunction.State(_stages, plan.Schedule, input.device), input, sentinel];
         return ScheduleFunction.apply(vars)[0];
     }

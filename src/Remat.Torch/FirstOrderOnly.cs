@@ -15,7 +15,7 @@ internal sealed class FirstOrderOnly : autograd.MultiTensorFunction<FirstOrderOn
 
     /// <summary>Wraps <paramref name="gradient"/> when the backward builds a graph (grad mode on); otherwise returns it as it is.</summary>
     public static Tensor Wrap(Tensor gradient) =>
-        is_grad_enabled() ? apply(gradient, empty(0, requires_grad: true, device: gradient.device))[0] : gradient;
+        is_grad_enabled() ? apply(gradient, BackwardGuard.Sentinel(gradient.device))[0] : gradient;
 
     public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars) => [((Tensor)vars[0]).alias()];
 

@@ -9,13 +9,19 @@ namespace Remat.Torch;
 /// </summary>
 internal sealed class OpRecorder
 {
+    private readonly Schedule _schedule;
+    private readonly int _stages;
     private readonly long[] _memoryAfter, _peakDuring;
     private readonly double[] _timeAfter;
     private readonly long _base;
     private double _elapsed;
 
-    public OpRecorder(int operations, long inputBytes)
+    /// <summary>A recorder for one run of <paramref name="schedule"/> on <paramref name="stages"/> stages.</summary>
+    public OpRecorder(Schedule schedule, int stages, long inputBytes)
     {
+        _schedule = schedule;
+        _stages = stages;
+        int operations = schedule.Ops.Count;
         _memoryAfter = new long[operations];
         _peakDuring = new long[operations];
         _timeAfter = new double[operations];
@@ -35,6 +41,12 @@ internal sealed class OpRecorder
         _peakDuring[index] = Math.Max(_memoryAfter[index], MemoryMeter.Peak() - _base);
     }
 
-    /// <summary>The measurements as a trace of <paramref name="schedule"/>.</summary>
-    public Trace ToTrace(Schedule schedule, int[] forwardsPerStage) => new(schedule, _memoryAfter, _peakDuring, _timeAfter, forwardsPerStage);
+    /// <summary>The measurements as a trace of the schedule; the executor runs every forward operation of it once.</summary>
+    public Trace ToTrace()
+    {
+        var forwards = new int[_stages];
+        foreach (var op in _schedule.Ops.Where(o => o.IsForward))
+            forwards[op.Stage - 1]++;
+        return new(_schedule, _memoryAfter, _peakDuring, _timeAfter, forwards);
+    }
 }

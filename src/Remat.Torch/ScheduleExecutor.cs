@@ -45,13 +45,11 @@ public sealed class ScheduleExecutor
     {
         ArgumentNullException.ThrowIfNull(schedule);
         ArgumentNullException.ThrowIfNull(input);
-        var recorder = new OpRecorder(schedule.Ops.Count, input.numel() * input.ElementSize);
-        var forwards = new int[_stages.Length];
-        float value = Run(schedule, input, loss, recorder, forwards);
-        return new MeasuredStep(value, recorder.ToTrace(schedule, forwards));
+        var recorder = new OpRecorder(schedule, _stages.Length, input.numel() * input.ElementSize);
+        return new MeasuredStep(Run(schedule, input, loss, recorder), recorder.ToTrace());
     }
 
-    private float Run(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss, OpRecorder? recorder, int[]? forwards = null)
+    private float Run(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss, OpRecorder? recorder)
     {
         ArgumentNullException.ThrowIfNull(schedule);
         ArgumentNullException.ThrowIfNull(input);
@@ -87,8 +85,6 @@ public sealed class ScheduleExecutor
             input.backward([inputGradient]);
             inputGradient.Dispose();
         }
-        if (forwards is not null)
-            run.ForwardsPerStage.CopyTo(forwards, 0);
         return value;
     }
 }

@@ -21,7 +21,6 @@ internal sealed class ScheduleRun : IDisposable
     private readonly Tensor?[] _plain;
     private readonly (Tensor Input, Tensor Output)?[] _records;
     private readonly OpRecorder? _recorder;
-    private readonly int[] _forwards;
     private int _next; // the index of the next operation to run
 
     /// <summary>
@@ -31,7 +30,6 @@ internal sealed class ScheduleRun : IDisposable
     public ScheduleRun(nn.Module<Tensor, Tensor>[] stages, Schedule schedule, Tensor input, RandomStates random, OpRecorder? recorder = null)
     {
         _recorder = recorder;
-        _forwards = new int[stages.Length];
         _stages = stages;
         _schedule = schedule;
         _input = input;
@@ -42,9 +40,6 @@ internal sealed class ScheduleRun : IDisposable
     }
 
     private int L => _stages.Length;
-
-    /// <summary>The forward runs of each stage so far: index k-1 for stage k.</summary>
-    public int[] ForwardsPerStage => [.. _forwards];
 
     /// <summary>The index of the schedule's <c>Loss</c> operation, once <see cref="Forward"/> has run.</summary>
     public int LossIndex => _next;
@@ -137,7 +132,6 @@ internal sealed class ScheduleRun : IDisposable
     /// <summary>Runs stage k, replaying the random state of its first run when it is a recomputation.</summary>
     private Tensor RunStage(int k, Tensor x)
     {
-        _forwards[k - 1]++;
         using var replay = _random.Enter(k);
         return _stages[k - 1].forward(x);
     }
