@@ -30,21 +30,28 @@ public static class Checkpointing
         var modules = model.named_modules().ToList();
         var lists = modules.Where(p => p.Item2 is ModuleList<nn.Module<Tensor, Tensor>>)
             .ToDictionary(p => p.Item1, p => (ModuleList<nn.Module<Tensor, Tensor>>)p.Item2);
-        var alreadyWrapped = new HashSet<nn.Module>(ReferenceEqualityComparer.Instance);
-        foreach (var (_, m) in modules)
-            if (m is CheckpointWrapper w)
-                foreach (var (_, inner) in w.named_modules())
-                    alreadyWrapped.Add(inner);
+        // A module inside a wrapper, or inside one picked here, runs under that checkpoint already.
+        var covered = new HashSet<nn.Module>(ReferenceEqualityComparer.Instance);
+        void Cover(nn.Module outer)
+        {
+            foreach (var (_, inner) in outer.named_modules())
+                covered.Add(inner);
+        }
+        foreach (var (_, m) in modules.Where(p => p.Item2 is CheckpointWrapper))
+            Cover(m);
         var picked = new List<(ModuleList<nn.Module<Tensor, Tensor>> List, int Index)>();
         var refused = new List<string>();
         foreach (var (name, m) in modules)
         {
-            if (name.Length == 0 || m is CheckpointWrapper || alreadyWrapped.Contains(m) || !select(name, m))
+            if (name.Length == 0 || m is CheckpointWrapper || covered.Contains(m) || !select(name, m))
                 continue;
             int dot = name.LastIndexOf('.');
             if (dot > 0 && lists.TryGetValue(name[..dot], out var list) && int.TryParse(name[(dot + 1)..], out int index)
                 && index < list.Count && ReferenceEquals(list[index], m))
+            {
                 picked.Add((list, index));
+                Cover(m);
+            }
             else
                 refused.Add(name);
         }

@@ -68,6 +68,16 @@ public class CheckpointingTests
     }
 
     [Fact]
+    public void A_predicate_that_also_matches_inside_the_blocks_wraps_the_blocks_only()
+    {
+        // The guide's example: everything under "blocks." matches, the modules inside each block too; those run under
+        // the block's checkpoint already, so they are neither wrapped nor refused.
+        var net = new Net(4);
+        Assert.Equal(2, Checkpointing.Apply(net, (name, _) => name.StartsWith("blocks.", StringComparison.Ordinal), everyNth: 2));
+        Assert.Equal([true, false, true, false], net.Blocks.Select(b => b is CheckpointWrapper).ToArray());
+    }
+
+    [Fact]
     public void A_module_held_in_a_field_is_refused_by_name_not_skipped()
     {
         var net = new Net(2);
