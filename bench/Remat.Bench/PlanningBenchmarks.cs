@@ -37,5 +37,5 @@ public class PlanningBenchmarks
     public Schedule Chen() => new ChenGreedy(_budget).Plan(_chain);
 
     [Benchmark]
-    public Schedule Optimal() => new Remat.Planners.Optimal(_budget, Stages >= 1024 ? 120 : 1000).Plan(_chain); // 1000 slots at 1024 stages pass the work limit
+    public Schedule Optimal() => new Remat.Planners.Optimal(_budget, Stages >= 1024 ? 70 : 1000).Plan(_chain); // 1000 slots at 1024 stages pass the work limit
 }

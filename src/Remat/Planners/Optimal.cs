@@ -1,31 +1,33 @@
 namespace Remat.Planners;
 
 /// <summary>
-/// The least time among schedules of the chain model whose peak is within the budget.
-/// Short chains are searched exactly (<see cref="ExhaustiveSearch"/>). Longer ones take the fastest of the rotor
-/// dynamic program (<see cref="Rotor"/>) and of the classic strategies that fit: periodic for every number of
-/// segments, Revolve for 1 to 16 snapshots and powers of two beyond, and Chen's search. The program alone can lose
-/// to them where slot rounding hides their exact peak; with them the result is never worse than any of them.
+/// The least time among schedules of the chain model whose peak is within the budget: Remat's exact dynamic program
+/// (<see cref="ExactTable"/>, over <see cref="ExactFamily"/>), which reaches the optimum of every schedule of the
+/// model where the chain's sizes are whole numbers of its memory slots. Slot rounding can hide a schedule whose exact
+/// peak sits at the budget, so the family's least-peak schedule, store-all and the classic strategies compete with the
+/// program's pick. Chains of up to 8 stages are searched exhaustively in exact bytes instead.
 /// </summary>
 public sealed class Optimal : IPlanner
 {
-    /// <summary>Chains up to this many stages are searched exactly.</summary>
+    /// <summary>Chains up to this many stages are searched exhaustively.</summary>
     public const int ExactUpTo = ExhaustiveSearch.MaxStages;
 
     private readonly long _budget;
-    private readonly int _exactUpTo;
-    private readonly Rotor _rotor;
+    private readonly int _slots, _exactUpTo;
 
     /// <summary>A planner for <paramref name="budgetBytes"/>; <paramref name="slots"/> is the resolution of the dynamic program.</summary>
     public Optimal(long budgetBytes, int slots = Rotor.DefaultSlots) : this(budgetBytes, slots, ExactUpTo)
     {
     }
 
-    /// <summary>As the public constructor, with exact search up to <paramref name="exactUpTo"/> stages (0: never).</summary>
+    /// <summary>As the public constructor, with the exhaustive search up to <paramref name="exactUpTo"/> stages (0: never).</summary>
     internal Optimal(long budgetBytes, int slots, int exactUpTo)
     {
-        _rotor = new Rotor(budgetBytes, slots);
+        ArgumentOutOfRangeException.ThrowIfNegative(budgetBytes);
+        if (slots < 1)
+            throw new ArgumentOutOfRangeException(nameof(slots), slots, "the dynamic program needs at least 1 memory slot.");
         _budget = budgetBytes;
+        _slots = slots;
         _exactUpTo = Math.Min(exactUpTo, ExhaustiveSearch.MaxStages);
     }
 
@@ -34,20 +36,28 @@ public sealed class Optimal : IPlanner
 
     /// <summary>The smallest budget this planner meets for <paramref name="chain"/>.</summary>
     public static long MinimumBudget(Chain chain) =>
-        chain.Length <= ExactUpTo ? ExhaustiveSearch.MinimumPeak(chain) : new RotorMinimumPeak(chain).PeakBytes;
+        chain.Length <= ExactUpTo ? ExhaustiveSearch.MinimumPeak(chain) : new ExactMinimumPeak(chain).PeakBytes;
 
     /// <inheritdoc />
     public Schedule Plan(Chain chain)
     {
         if (chain.Length <= _exactUpTo)
-            return new ExhaustiveSearch(_budget).Plan(chain, Name);
-        var best = Simulator.Run(chain, _rotor.Plan(chain, Name));
-        foreach (var candidate in Classic(chain))
-        {
-            var trace = Simulator.Run(chain, candidate);
-            if (trace.PeakBytes <= _budget && trace.Time < best.Time)
-                best = trace;
-        }
+            return new ExhaustiveSearch(_budget).Plan(chain, Name); // exact in bytes: nothing beats it
+        RotorMinimumPeak.CheckLength(chain.Length);
+        long slotBytes = Rotor.SlotBytes(chain, _budget, _slots);
+        // x0 stays stored throughout, so only the rest of the budget is cut into whole slots.
+        long x0 = chain.InputBytes, rest = Math.Max(0, _budget - x0);
+        int slots = (int)Math.Min(_slots + 1L, (x0 + slotBytes - 1) / slotBytes + rest / slotBytes);
+        ExactTable.CheckWork(chain.Length, slots); // before any O(L^3) work
+        var least = new ExactMinimumPeak(chain);
+        if (_budget < least.PeakBytes)
+            throw new InfeasibleBudgetException(Name, _budget, least.PeakBytes);
+        var candidates = new List<Schedule> { ExactFamily.Emit(Name, chain.Length, least, 0), new StoreAll().Plan(chain) };
+        var table = new ExactTable(chain, slotBytes, slots);
+        if (!float.IsPositiveInfinity(table.Time(slots)))
+            candidates.Add(ExactFamily.Emit(Name, chain.Length, table, slots));
+        candidates.AddRange(Classic(chain));
+        var best = candidates.Select(c => Simulator.Run(chain, c)).Where(t => t.PeakBytes <= _budget).MinBy(t => t.Time)!;
         return new Schedule(Name, best.Schedule.Ops);
     }
 

@@ -34,13 +34,13 @@ public sealed class Rotor : IPlanner
     /// The slot: the greatest common divisor of the chain's sizes where the budget holds at most the
     /// given number of them (the table is then exact), else the budget divided by the number of slots.
     /// </summary>
-    private long SlotBytes(Chain chain)
+    internal static long SlotBytes(Chain chain, long budget, int slots)
     {
         long gcd = chain.Stages.Aggregate(chain.InputBytes, (g, s) =>
             Gcd(Gcd(Gcd(Gcd(g, s.OutputBytes), s.SavedBytes), s.ForwardTempBytes), s.BackwardTempBytes));
-        if (gcd > 0 && _budget / gcd <= _slots)
+        if (gcd > 0 && budget / gcd <= slots)
             return gcd;
-        return Math.Max(1, (_budget + _slots - 1) / _slots);
+        return Math.Max(1, (budget + slots - 1) / slots);
     }
 
     private static long Gcd(long a, long b) => b == 0 ? a : Gcd(b, a % b);
@@ -52,7 +52,7 @@ public sealed class Rotor : IPlanner
     internal Schedule Plan(Chain chain, string strategy)
     {
         RotorMinimumPeak.CheckLength(chain.Length);
-        long slotBytes = SlotBytes(chain);
+        long slotBytes = SlotBytes(chain, _budget, _slots);
         int slots = (int)Math.Min(_slots, _budget / slotBytes);
         RotorTable.CheckWork(chain.Length, slots); // before any O(L^3) work
         var least = new RotorMinimumPeak(chain);

@@ -1,0 +1,90 @@
+using Remat.Planners;
+
+namespace Remat.Bench;
+
+/// <summary>
+/// How much faster Optimal's schedules are than rotor's program on heterogeneous chains, across budgets from the
+/// least feasible to store-all's peak (docs/benchmarks.md). Every figure is the simulator's.
+/// </summary>
+internal static class GainOverRotor
+{
+    public static void Run()
+    {
+        Gain();
+        PlanningTime(256, 1000, rounds: 5);
+    }
+
+    /// <summary>rotor's program against Optimal on one chain, interleaved (A B A B), median and range of each.</summary>
+    private static void PlanningTime(int length, int slots, int rounds)
+    {
+        var chain = Chain.Heterogeneous(length);
+        long max = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes, min = Optimal.MinimumBudget(chain);
+        long budget = min + (max - min) / 3; // the budget of GoalBenchmarks
+        var rotor = new List<double>();
+        var optimal = new List<double>();
+        for (int round = 0; round < rounds; round++)
+        {
+            rotor.Add(Seconds(() => new Rotor(budget, slots).Plan(chain)));
+            optimal.Add(Seconds(() => new Optimal(budget, slots).Plan(chain)));
+        }
+        string Summary(List<double> s) => $"median {s.Order().ElementAt(s.Count / 2):F2} s (range {s.Min():F2}-{s.Max():F2})";
+        Console.WriteLine($"\n{length} stages, {slots} slots, {rounds} interleaved rounds: rotor {Summary(rotor)}, Optimal {Summary(optimal)}");
+    }
+
+    private static double Seconds(Action action)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        action();
+        return watch.Elapsed.TotalSeconds;
+    }
+
+    private static void Gain()
+    {
+        double[] fractions = [0, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75];
+        Console.WriteLine("| stages | chains x budgets | Optimal faster | mean gain there | largest gain | rotor has no schedule |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|");
+        foreach (var (length, seeds) in new[] { (16, 40), (32, 40), (64, 12), (128, 4), (256, 2) })
+        {
+            int cases = 0, faster = 0, none = 0;
+            double sum = 0, largest = 0;
+            for (int seed = 0; seed < seeds; seed++)
+            {
+                var chain = Chain.Heterogeneous(length, seed);
+                long max = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes, min = Optimal.MinimumBudget(chain);
+                long rotorMin = RotorMinimum(chain);
+                foreach (double fraction in fractions)
+                {
+                    long budget = min + (long)((max - min) * fraction);
+                    cases++;
+                    double ours = Simulator.Run(chain, new Optimal(budget).Plan(chain)).Time;
+                    if (budget < rotorMin)
+                    {
+                        none++;
+                        continue;
+                    }
+                    double theirs = Simulator.Run(chain, new Rotor(budget).Plan(chain)).Time;
+                    if (ours < theirs)
+                    {
+                        faster++;
+                        sum += 1 - ours / theirs;
+                        largest = Math.Max(largest, 1 - ours / theirs);
+                    }
+                }
+            }
+            Console.WriteLine($"| {length} | {cases} | {faster} | {(faster == 0 ? 0 : sum / faster):P2} | {largest:P2} | {none} |");
+        }
+    }
+
+    private static long RotorMinimum(Chain chain)
+    {
+        try
+        {
+            new Rotor(0).Plan(chain);
+            return 0;
+        }
+        catch (InfeasibleBudgetException e)
+        {
+            return e.MinimumBytes;
+        }
+    }
+}

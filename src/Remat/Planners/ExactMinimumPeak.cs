@@ -1,0 +1,72 @@
+using static Remat.Planners.ExactFamily;
+
+namespace Remat.Planners;
+
+/// <summary>
+/// The least peak of any schedule of <see cref="ExactFamily"/>, in exact bytes, and a schedule that reaches it: the
+/// memory counterpart of <see cref="ExactTable"/>, O(L^3). Each interval's least peak is the least, over its
+/// candidates, of the largest of the candidate's own need and each part's least peak plus its shift.
+/// </summary>
+internal sealed class ExactMinimumPeak : IChooser
+{
+    private readonly Sizes _sizes;
+    private readonly long[][] _interval, _top; // [holding][interval or s]
+    private readonly Candidate[][] _intervalChoice, _topChoice;
+
+    public ExactMinimumPeak(Chain chain)
+    {
+        int L = chain.Length;
+        RotorMinimumPeak.CheckLength(L);
+        _sizes = new Sizes(chain, 1);
+        _interval = new long[3][];
+        _top = new long[3][];
+        _intervalChoice = new Candidate[3][];
+        _topChoice = new Candidate[3][];
+        for (int h = 0; h < 3; h++)
+        {
+            _interval[h] = new long[Pairs.Count(L)];
+            _intervalChoice[h] = new Candidate[Pairs.Count(L)];
+            _top[h] = new long[L + 2];
+            _topChoice[h] = new Candidate[L + 2];
+            _top[h][L + 1] = _sizes.LossNeed((Holding)h);
+        }
+        for (int d = 0; d < L; d++)
+            Parallel.For(1, L - d + 1, s =>
+            {
+                int p = Pairs.Index(s, s + d);
+                for (int h = 0; h < 3; h++)
+                    (_interval[h][p], _intervalChoice[h][p]) = Best((Holding)h, s, s + d, false);
+            });
+        for (int s = L; s >= 1; s--)
+            Parallel.For(0, 3, h => (_top[h][s], _topChoice[h][s]) = Best((Holding)h, s, L, true));
+        PeakBytes = _top[(int)Holding.Plain][1];
+    }
+
+    /// <summary>The least peak of the family: the smallest budget that any of its schedules meets.</summary>
+    public long PeakBytes { get; }
+
+    private long Peak(Part part) =>
+        part.Top ? _top[(int)part.Holding][part.S] : _interval[(int)part.Holding][Pairs.Index(part.S, part.T)];
+
+    private (long, Candidate) Best(Holding holding, int s, int t, bool top)
+    {
+        long best = long.MaxValue;
+        Candidate choice = default;
+        foreach (var c in _sizes.Candidates(holding, s, t, top))
+        {
+            if (c.Move == Move.Checkpoint && c.Need >= best)
+                break; // the checkpoints come in order of j, and an advance's need only grows with it
+            long peak = c.Need;
+            if (c.First is { } first)
+                peak = Math.Max(peak, first.Shift + Peak(first));
+            if (c.Second is { } second)
+                peak = Math.Max(peak, second.Shift + Peak(second));
+            if (peak < best)
+                (best, choice) = (peak, c);
+        }
+        return (best, choice);
+    }
+
+    public Candidate Choose(Holding holding, int s, int t, bool top, long memory) =>
+        top ? _topChoice[(int)holding][s] : _intervalChoice[(int)holding][Pairs.Index(s, t)];
+}

@@ -1,0 +1,216 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using static Remat.Planners.ExactFamily;
+
+namespace Remat.Planners;
+
+/// <summary>
+/// Remat's exact dynamic program: the least time of <see cref="ExactFamily"/> for every interval, every way of holding
+/// its input and every memory m = 0 .. K slots (the recurrence is in docs/planners.md). As in rotor's table
+/// (<see cref="RotorTable"/>), sizes stored are rounded up to whole slots and sizes freed down, so a schedule the
+/// table finds feasible is feasible in exact bytes, and where every size is a whole number of slots the table is exact.
+/// </summary>
+internal sealed class ExactTable : IChooser
+{
+    /// <summary>The most inner-loop work the table may take, in memory cells (see <see cref="CheckWork"/>).</summary>
+    public const double MaxWork = 4e10;
+
+    private readonly int _slots;
+    private readonly Sizes _sizes;
+    private readonly float[][][] _interval, _top; // [holding][interval or s][memory]
+    private readonly int[][] _intervalFrom, _topFrom; // the least memory at which each row is finite (rows never increase)
+
+    /// <summary>
+    /// Refuses a table whose work passes <see cref="MaxWork"/> (about 20 s on the 2-core machine of docs/benchmarks.md),
+    /// naming the number of slots that fits: L^3/2 * K cells, the loop over the checkpoint of every interval, for each
+    /// of the three ways of holding its input, at every memory.
+    /// </summary>
+    public static void CheckWork(int length, int slots)
+    {
+        double cube = (double)length * length * length;
+        if (cube / 2 * slots > MaxWork)
+            throw new PlanningLimitException(
+                $"the dynamic program for {length} stages and {slots} slots is too long a computation; " +
+                $"use --slots {Math.Max(1, (int)(MaxWork * 2 / cube))} or fewer stages.");
+    }
+
+    /// <summary>Builds the table for memories 0 .. <paramref name="slots"/> slots of <paramref name="slotBytes"/> bytes.</summary>
+    public ExactTable(Chain chain, long slotBytes, int slots)
+    {
+        int L = chain.Length;
+        _slots = slots;
+        _sizes = new Sizes(chain, slotBytes);
+        _interval = new float[3][][];
+        _intervalFrom = new int[3][];
+        _top = new float[3][][];
+        _topFrom = new int[3][];
+        for (int h = 0; h < 3; h++)
+        {
+            _interval[h] = new float[Pairs.Count(L)][];
+            _intervalFrom[h] = new int[Pairs.Count(L)];
+            _top[h] = new float[L + 2][];
+            _topFrom[h] = new int[L + 2];
+            var loss = Row();
+            long need = _sizes.LossNeed((Holding)h);
+            if (need <= slots)
+                Array.Fill(loss, 0, (int)need, slots + 1 - (int)need);
+            _top[h][L + 1] = loss;
+            _topFrom[h][L + 1] = FirstFinite(loss);
+        }
+        for (int d = 0; d < L; d++)
+            Parallel.For(0, 3 * (L - d), i =>
+            {
+                int h = i % 3, s = 1 + i / 3, p = Pairs.Index(s, s + d);
+                _interval[h][p] = Compute((Holding)h, s, s + d, false);
+                _intervalFrom[h][p] = FirstFinite(_interval[h][p]);
+            });
+        for (int s = L; s >= 1; s--)
+            Parallel.For(0, 3, h =>
+            {
+                _top[h][s] = Compute((Holding)h, s, L, true);
+                _topFrom[h][s] = FirstFinite(_top[h][s]);
+            });
+    }
+
+    /// <summary>The least time of the whole chain with <paramref name="memory"/> slots, x0 included; infinity if none fits.</summary>
+    public float Time(int memory) => _top[(int)Holding.Plain][1][memory];
+
+    private float[] Row()
+    {
+        var row = new float[_slots + 1];
+        Array.Fill(row, float.PositiveInfinity);
+        return row;
+    }
+
+    private int FirstFinite(float[] row)
+    {
+        int m = 0;
+        while (m <= _slots && float.IsPositiveInfinity(row[m]))
+            m++;
+        return m;
+    }
+
+    private float[] RowOf(Part part) =>
+        part.Top ? _top[(int)part.Holding][part.S] : _interval[(int)part.Holding][Pairs.Index(part.S, part.T)];
+
+    private int FromOf(Part part) =>
+        part.Top ? _topFrom[(int)part.Holding][part.S] : _intervalFrom[(int)part.Holding][Pairs.Index(part.S, part.T)];
+
+    private float[] Compute(Holding holding, int s, int t, bool top)
+    {
+        var best = Row();
+        foreach (var c in _sizes.Candidates(holding, s, t, top))
+            Relax(best, c);
+        return best;
+    }
+
+    /// <summary>The least memory at which a candidate fits: its own need, and each part at least at its row's first finite memory.</summary>
+    private long Lowest(Candidate c)
+    {
+        long lo = c.Need;
+        if (c.First is { } first)
+            lo = Math.Max(lo, first.Shift + FromOf(first));
+        if (c.Second is { } second)
+            lo = Math.Max(lo, second.Shift + FromOf(second));
+        return lo;
+    }
+
+    /// <summary>best[m] = min(best[m], the candidate's time at m) for every m from its lowest to K.</summary>
+    private void Relax(float[] best, Candidate c)
+    {
+        long lo = Lowest(c);
+        if (lo > _slots)
+            return;
+        int from = (int)lo, n = Useful(best, from, Bound(c)) - from;
+        if (n <= 0)
+            return;
+        var b = best.AsSpan(from, n);
+        if (c.First is not { } first)
+        {
+            for (int i = 0; i < n; i++) // a single stage: its time does not depend on memory
+                b[i] = Math.Min(b[i], c.Cost);
+            return;
+        }
+        var f = RowOf(first).AsSpan(from - (int)first.Shift, n);
+        if (c.Second is { } second)
+            MinInto(b, c.Cost, f, RowOf(second).AsSpan(from - (int)second.Shift, n), true);
+        else
+            MinInto(b, c.Cost, f, default, false);
+    }
+
+    /// <summary>
+    /// The least time a candidate takes at any memory: its parts at K slots, where their rows are least. Summed in the
+    /// order of <see cref="MinInto"/>, and float addition is monotone, so no memory gives the candidate a smaller time.
+    /// </summary>
+    private float Bound(Candidate c)
+    {
+        float time = c.Cost;
+        if (c.First is { } first)
+            time += RowOf(first)[_slots];
+        if (c.Second is { } second)
+            time += RowOf(second)[_slots];
+        return time;
+    }
+
+    /// <summary>
+    /// The end of the memories where a candidate bounded below by <paramref name="bound"/> can still improve the row:
+    /// the row never increases, so past the first memory where it is at most the bound, nothing is left to gain.
+    /// </summary>
+    private int Useful(float[] best, int from, float bound)
+    {
+        int lo = from, hi = _slots + 1;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (best[mid] <= bound) hi = mid; else lo = mid + 1;
+        }
+        return lo;
+    }
+
+    private static void MinInto(Span<float> best, float c, ReadOnlySpan<float> first, ReadOnlySpan<float> second, bool hasSecond)
+    {
+        // The hot loop of the planner: one vector of memories at a time.
+        int n = best.Length, i = 0, w = Vector<float>.Count;
+        ref float b = ref MemoryMarshal.GetReference(best);
+        ref float f = ref MemoryMarshal.GetReference(first);
+        ref float g = ref MemoryMarshal.GetReference(second);
+        var cv = new Vector<float>(c);
+        if (hasSecond)
+        {
+            for (; i + w <= n; i += w)
+            {
+                var v = cv + Vector.LoadUnsafe(ref f, (nuint)i) + Vector.LoadUnsafe(ref g, (nuint)i);
+                Vector.Min(v, Vector.LoadUnsafe(ref b, (nuint)i)).StoreUnsafe(ref b, (nuint)i);
+            }
+            for (; i < n; i++)
+                best[i] = Math.Min(best[i], c + first[i] + second[i]);
+        }
+        else
+        {
+            for (; i + w <= n; i += w)
+                Vector.Min(cv + Vector.LoadUnsafe(ref f, (nuint)i), Vector.LoadUnsafe(ref b, (nuint)i)).StoreUnsafe(ref b, (nuint)i);
+            for (; i < n; i++)
+                best[i] = Math.Min(best[i], c + first[i]);
+        }
+    }
+
+    /// <summary>The fastest candidate at memory m, timed as <see cref="Relax"/> times it.</summary>
+    public Candidate Choose(Holding holding, int s, int t, bool top, long memory)
+    {
+        Candidate best = default;
+        float bestTime = float.PositiveInfinity;
+        foreach (var c in _sizes.Candidates(holding, s, t, top))
+        {
+            if (memory < Lowest(c))
+                continue;
+            float time = c.Cost; // summed in the order of MinInto, so the pick has the time the row holds
+            if (c.First is { } first)
+                time += RowOf(first)[memory - first.Shift];
+            if (c.Second is { } second)
+                time += RowOf(second)[memory - second.Shift];
+            if (time < bestTime)
+                (bestTime, best) = (time, c);
+        }
+        return best;
+    }
+}
