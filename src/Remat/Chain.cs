@@ -22,14 +22,20 @@ public sealed class Chain
             throw new ChainException($"input.bytes is {inputBytes}; a size must be 0 or more.");
         if (_stages.Length == 0)
             throw new ChainException("the chain has no stages; give at least one.");
-        for (int k = 1; k <= _stages.Length; k++)
-            Validate(k, _stages[k - 1]);
+        ValidateAll(inputBytes, _stages);
+    }
+
+    /// <summary>Validates every stage and the sum of all sizes (shared with <see cref="Graph"/>).</summary>
+    internal static void ValidateAll(long inputBytes, IReadOnlyList<Stage> stages)
+    {
+        for (int k = 1; k <= stages.Count; k++)
+            Validate(k, stages[k - 1]);
         Int128 total = inputBytes;
-        foreach (var s in _stages)
+        foreach (var s in stages)
             total += (Int128)s.OutputBytes + s.SavedBytes + s.ForwardTempBytes + s.BackwardTempBytes;
         if (total > MaxTotalBytes)
             throw new ChainException(
-                $"the sizes of the chain add up to {total} bytes, more than the {MaxTotalBytes} bytes (2 EiB) Remat can account for; check the units of the sizes.");
+                $"the sizes add up to {total} bytes, more than the {MaxTotalBytes} bytes (2 EiB) Remat can account for; check the units of the sizes.");
     }
 
     /// <summary>The largest sum of all sizes of a chain: memory sums stay far from 64-bit overflow.</summary>

@@ -3,31 +3,39 @@ using System.Text.Json;
 
 namespace Remat;
 
-/// <summary>Reads and writes the chain file of the chain model (JSON, UTF-8).</summary>
+/// <summary>
+/// Reads and writes chain files (JSON, UTF-8; docs/chain-format.md). A stage may name its inputs, which makes the file
+/// a graph (<see cref="Graph"/>); without them, stage k reads x_{k-1}, so every chain file is also a graph file.
+/// </summary>
 public static class ChainJson
 {
     private static readonly string[] TopFields = ["name", "input", "stages"];
     private static readonly string[] InputFields = ["bytes"];
     private static readonly string[] StageFields =
-        ["name", "forwardTime", "backwardTime", "outputBytes", "savedBytes", "forwardTempBytes", "backwardTempBytes"];
+        ["name", "inputs", "forwardTime", "backwardTime", "outputBytes", "savedBytes", "forwardTempBytes", "backwardTempBytes"];
 
-    /// <summary>Loads a chain file; a missing file or a bad chain throws <see cref="ChainException"/>.</summary>
-    public static Chain Load(string path)
-    {
-        string text;
-        try
-        {
-            text = File.ReadAllText(path, Encoding.UTF8);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            throw new ChainException($"cannot read the chain file '{path}': {e.Message}");
-        }
-        return Parse(text, path);
-    }
+    /// <summary>Loads a chain file; a missing file, a bad chain or a file whose stages branch throws <see cref="ChainException"/>.</summary>
+    public static Chain Load(string path) => Parse(Read(path), path);
+
+    /// <summary>Loads a graph file (or a chain file, as a graph); errors throw <see cref="ChainException"/>.</summary>
+    public static Graph LoadGraph(string path) => ParseGraph(Read(path), path);
 
     /// <summary>Parses chain JSON; <paramref name="source"/> names it in error messages.</summary>
     public static Chain Parse(string json, string source = "chain")
+    {
+        var graph = ParseGraph(json, source);
+        try
+        {
+            return graph.ToChain();
+        }
+        catch (ChainException e)
+        {
+            throw new ChainException($"{source}: {e.Message}");
+        }
+    }
+
+    /// <summary>Parses graph JSON: chain JSON whose stages may list their inputs.</summary>
+    public static Graph ParseGraph(string json, string source = "graph")
     {
         JsonDocument doc;
         try
@@ -53,6 +61,7 @@ public static class ChainJson
                 throw new ChainException($"{source}: the field 'stages' is missing; give the stages as an array.");
             Expect(stages, JsonValueKind.Array, source, "stages");
             var list = new List<Stage>();
+            var inputs = new List<IReadOnlyList<int>>();
             int k = 0;
             foreach (var st in stages.EnumerateArray())
             {
@@ -60,6 +69,7 @@ public static class ChainJson
                 string where = $"stage {k}";
                 Expect(st, JsonValueKind.Object, source, where);
                 CheckFields(st, StageFields, source, where);
+                inputs.Add(Inputs(st, k, list, source, where));
                 list.Add(new Stage(
                     OptionalString(st, "name", source, where) ?? $"stage{k}",
                     RequiredTime(st, "forwardTime", source, where),
@@ -71,7 +81,7 @@ public static class ChainJson
             }
             try
             {
-                return new Chain(inputBytes, list, name);
+                return new Graph(inputBytes, list, inputs, name);
             }
             catch (ChainException e)
             {
@@ -80,23 +90,64 @@ public static class ChainJson
         }
     }
 
-    /// <summary>Writes a chain as indented chain JSON.</summary>
-    public static string Serialize(Chain chain)
+    private static string Read(string path)
     {
+        try
+        {
+            return File.ReadAllText(path, Encoding.UTF8);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new ChainException($"cannot read the file '{path}': {e.Message}");
+        }
+    }
+
+    /// <summary>A stage's inputs: indices (0 is the input) or names of earlier stages ("input" is x0); x_{k-1} when absent.</summary>
+    private static int[] Inputs(JsonElement stage, int k, List<Stage> earlier, string source, string where)
+    {
+        if (!stage.TryGetProperty("inputs", out var v))
+            return [k - 1];
+        Expect(v, JsonValueKind.Array, source, $"{where}: inputs");
+        return [.. v.EnumerateArray().Select(e => e.ValueKind switch
+        {
+            JsonValueKind.Number when e.TryGetInt32(out int i) => i,
+            JsonValueKind.String when e.GetString() == "input" => 0,
+            JsonValueKind.String => earlier.FindIndex(s => s.Name == e.GetString()) is var i and >= 0
+                ? i + 1
+                : throw new ChainException($"{source}: {where}: input '{e.GetString()}' names no earlier stage; use an earlier stage's name, its number, or \"input\"."),
+            _ => throw new ChainException($"{source}: {where}: an input must be a stage number or name, not {Shorten(e.GetRawText())}."),
+        })];
+    }
+
+    /// <summary>Writes a chain as indented chain JSON.</summary>
+    public static string Serialize(Chain chain) => Serialize(Graph.FromChain(chain));
+
+    /// <summary>Writes a graph as indented JSON; a chain's graph is written as a chain file (no inputs).</summary>
+    public static string Serialize(Graph graph)
+    {
+        bool chain = graph.IsChain;
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
         {
             w.WriteStartObject();
-            if (chain.Name is not null)
-                w.WriteString("name", chain.Name);
+            if (graph.Name is not null)
+                w.WriteString("name", graph.Name);
             w.WriteStartObject("input");
-            w.WriteNumber("bytes", chain.InputBytes);
+            w.WriteNumber("bytes", graph.InputBytes);
             w.WriteEndObject();
             w.WriteStartArray("stages");
-            foreach (var s in chain.Stages)
+            for (int v = 1; v <= graph.Count; v++)
             {
+                var s = graph[v];
                 w.WriteStartObject();
                 w.WriteString("name", s.Name);
+                if (!chain)
+                {
+                    w.WriteStartArray("inputs");
+                    foreach (int u in graph.Inputs(v))
+                        w.WriteNumberValue(u);
+                    w.WriteEndArray();
+                }
                 w.WriteNumber("forwardTime", s.ForwardTime);
                 w.WriteNumber("backwardTime", s.BackwardTime);
                 w.WriteNumber("outputBytes", s.OutputBytes);

@@ -13,6 +13,8 @@ public enum OpKind : byte
     Loss,
     /// <summary>Backward of stage k: needs x̄_k and d_k, frees both, stores d_{k-1}, frees a plain x_{k-1}.</summary>
     B,
+    /// <summary>Graph schedules only: frees the plain x_k (a chain frees through Fn, Loss and B).</summary>
+    Free,
 }
 
 /// <summary>One operation of a schedule; <see cref="Stage"/> is 1-based and 0 for <see cref="OpKind.Loss"/>.</summary>
@@ -32,6 +34,9 @@ public readonly record struct Op(OpKind Kind, int Stage)
 
     /// <summary>B(k).</summary>
     public static Op B(int k) => new(OpKind.B, k);
+
+    /// <summary>Free(k), for graph schedules.</summary>
+    public static Op Free(int k) => new(OpKind.Free, k);
 
     /// <summary>True for Fn, Fck and Fe.</summary>
     public bool IsForward => Kind is OpKind.Fn or OpKind.Fck or OpKind.Fe;

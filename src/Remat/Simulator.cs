@@ -107,6 +107,8 @@ public static class Simulator
                     time += s.BackwardTime;
                     break;
                 }
+                case OpKind.Free:
+                    throw new ScheduleException(i, $"{op} is an operation of graph schedules; in a chain, Fn, Loss and B free what they no longer need.");
                 default:
                     throw new ScheduleException(i, $"unknown operation {op.Kind}.");
             }

@@ -1,0 +1,127 @@
+using Remat.Planners;
+
+namespace Remat.Tests;
+
+public class GraphTests
+{
+    /// <summary>A random graph: each stage reads its predecessor and, sometimes, one or two earlier outputs (skips).</summary>
+    internal static Graph RandomGraph(Random rng, int count)
+    {
+        var chain = RandomChains.Make(rng, count);
+        var inputs = Enumerable.Range(1, count).Select(v =>
+        {
+            var ins = new SortedSet<int> { v - 1 };
+            for (int extra = rng.Next(0, 3); extra > 0 && v > 1; extra--)
+                ins.Add(rng.Next(0, v - 1));
+            return (IReadOnlyList<int>)ins.ToArray();
+        });
+        return new Graph(chain.InputBytes, chain.Stages, inputs, "random");
+    }
+
+    [Fact]
+    public void The_graph_simulator_gives_the_chain_simulators_trace_for_every_chain_schedule()
+    {
+        var rng = new Random(41);
+        for (int trial = 0; trial < 300; trial++)
+        {
+            var chain = RandomChains.Make(rng, rng.Next(1, 12));
+            var graph = Graph.FromChain(chain);
+            long budget = RandomChains.Between(rng, Optimal.MinimumBudget(chain), Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes);
+            foreach (var schedule in new[] { new StoreAll().Plan(chain), new Periodic().Plan(chain), new Revolve(rng.Next(1, 4)).Plan(chain), new Optimal(budget).Plan(chain) })
+            {
+                var a = Simulator.Run(chain, schedule);
+                var b = GraphSimulator.Run(graph, schedule);
+                Assert.True(a.MemoryAfter.SequenceEqual(b.MemoryAfter) && a.PeakDuring.SequenceEqual(b.PeakDuring) && a.TimeAfter.SequenceEqual(b.TimeAfter)
+                            && a.ForwardsPerStage.SequenceEqual(b.ForwardsPerStage),
+                    $"trial {trial}: the simulators disagree on {schedule.Strategy}: {string.Join(" ", schedule.Ops)}");
+            }
+            // Random operation sequences: both accept the same prefixes, with the same traces, and reject at the same operation.
+            var ops = new List<Op>();
+            for (int i = 0; i < 40; i++)
+            {
+                int k = rng.Next(1, chain.Length + 1);
+                ops.Add(rng.Next(6) switch { 0 => Op.Fn(k), 1 => Op.Fck(k), 2 => Op.Fe(k), 3 => Op.Loss, _ => Op.B(k) });
+                var s = new Schedule("random", ops);
+                int? chainError = null, graphError = null;
+                Trace? ta = null, tb = null;
+                try { ta = Simulator.Run(chain, s, complete: false); } catch (ScheduleException e) { chainError = e.OpIndex; }
+                try { tb = GraphSimulator.Run(graph, s, complete: false); } catch (ScheduleException e) { graphError = e.OpIndex; }
+                Assert.True(chainError == graphError, $"trial {trial}: the chain simulator fails at {chainError}, the graph simulator at {graphError}: {string.Join(" ", ops)}");
+                if (chainError is not null)
+                    break;
+                Assert.True(ta!.MemoryAfter.SequenceEqual(tb!.MemoryAfter) && ta.PeakDuring.SequenceEqual(tb.PeakDuring), $"trial {trial}: traces differ on {string.Join(" ", ops)}");
+            }
+        }
+    }
+
+    [Fact]
+    public void On_a_chain_the_graph_search_finds_the_chain_optimum()
+    {
+        var rng = new Random(43);
+        for (int trial = 0; trial < 150; trial++)
+        {
+            var chain = RandomChains.Make(rng, rng.Next(1, GraphSearch.MaxNodes + 1));
+            var graph = Graph.FromChain(chain);
+            long chainMin = ExhaustiveSearch.MinimumPeak(chain), graphMin = GraphSearch.MinimumPeak(graph);
+            Assert.True(chainMin == graphMin, $"trial {trial}: least peaks {chainMin} (chain) and {graphMin} (graph); " +
+                string.Join(" ", new ExhaustiveSearch(chainMin).Plan(chain).Ops) + " | " + string.Join(" ", GraphSearch.Plan(graph, graphMin)!.Ops));
+            long budget = RandomChains.Between(rng, ExhaustiveSearch.MinimumPeak(chain), Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes);
+            var exact = Simulator.Run(chain, new ExhaustiveSearch(budget).Plan(chain));
+            var found = GraphSimulator.Run(graph, GraphSearch.Plan(graph, budget)!);
+            Assert.True(found.PeakBytes <= budget && found.Time == exact.Time, $"trial {trial}: graph search {found.Time} at {found.PeakBytes}, chain optimum {exact.Time}, budget {budget}");
+        }
+    }
+
+    [Fact]
+    public void Graph_files_round_trip_and_read_inputs_by_number_or_name()
+    {
+        var graph = RandomGraph(new Random(5), 7);
+        var back = ChainJson.ParseGraph(ChainJson.Serialize(graph));
+        Assert.Equal(graph.Count, back.Count);
+        for (int v = 1; v <= graph.Count; v++)
+        {
+            Assert.Equal(graph[v], back[v]);
+            Assert.Equal(graph.Inputs(v), back.Inputs(v));
+        }
+        var named = ChainJson.ParseGraph("""
+            {"input":{"bytes":4},"stages":[
+              {"name":"a","forwardTime":1,"backwardTime":2,"outputBytes":4,"savedBytes":4},
+              {"name":"b","inputs":["a"],"forwardTime":1,"backwardTime":2,"outputBytes":4,"savedBytes":4},
+              {"name":"c","inputs":["input","a",2],"forwardTime":1,"backwardTime":2,"outputBytes":4,"savedBytes":4}]}
+            """);
+        Assert.Equal([0, 1, 2], named.Inputs(3));
+        Assert.True(Graph.FromChain(Chain.Uniform(3, 4, 8)).IsChain);
+        Assert.DoesNotContain("inputs", ChainJson.Serialize(Chain.Uniform(3, 4, 8)));
+    }
+
+    [Theory]
+    [InlineData("""{"name":"b","inputs":[2],"forwardTime":1,"backwardTime":2,"outputBytes":4,"savedBytes":4}""", "earlier stages only")]
+    [InlineData("""{"name":"b","inputs":["zz"],"forwardTime":1,"backwardTime":2,"outputBytes":4,"savedBytes":4}""", "names no earlier stage")]
+    [InlineData("""{"name":"b","inputs":[1,1],"forwardTime":1,"backwardTime":2,"outputBytes":4,"savedBytes":4}""", "twice")]
+    [InlineData("""{"name":"b","inputs":[0],"forwardTime":1,"backwardTime":2,"outputBytes":4,"savedBytes":4}""", "read by no later stage")]
+    public void A_bad_graph_file_names_the_stage_and_the_fix(string second, string expected)
+    {
+        string json = $$"""{"input":{"bytes":4},"stages":[{"name":"a","forwardTime":1,"backwardTime":2,"outputBytes":4,"savedBytes":4},{{second}}]}""";
+        var e = Assert.Throws<ChainException>(() => ChainJson.ParseGraph(json, "g.json"));
+        Assert.Contains(expected, e.Message);
+        Assert.Contains("stage", e.Message);
+    }
+
+    [Fact]
+    public void A_branching_file_read_as_a_chain_says_to_plan_it_as_a_graph()
+    {
+        string json = """{"input":{"bytes":4},"stages":[{"forwardTime":1,"backwardTime":2,"outputBytes":4,"savedBytes":4},{"inputs":[0,1],"forwardTime":1,"backwardTime":2,"outputBytes":4,"savedBytes":4}]}""";
+        var e = Assert.Throws<ChainException>(() => ChainJson.Parse(json, "g.json"));
+        Assert.Contains("--graph", e.Message);
+    }
+
+    [Fact]
+    public void Free_is_refused_for_an_output_one_stage_reads_and_allowed_for_a_skip()
+    {
+        var graph = new Graph(4, Enumerable.Range(1, 3).Select(k => new Stage($"s{k}", 1, 2, 4, 8)), [[0], [1], [1, 2]]);
+        var e = Assert.Throws<ScheduleException>(() => GraphSimulator.Run(graph, new Schedule("x", [Op.Fck(1), Op.Fck(2), Op.Free(2)])));
+        Assert.Contains("read by one stage only", e.Message);
+        var ok = new Schedule("x", [Op.Fck(1), Op.Fck(2), Op.Fe(3), Op.Free(1)]); // x0, x2 and x̄3 remain
+        Assert.Equal(4 + 4 + 8, GraphSimulator.Run(graph, ok, complete: false).MemoryAfter[^1]);
+    }
+}
