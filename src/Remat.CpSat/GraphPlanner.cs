@@ -1,0 +1,72 @@
+using Google.OrTools.Sat;
+
+namespace Remat.CpSat;
+
+/// <summary>
+/// The fastest schedule of a <see cref="Graph"/> within a byte budget, found by Google OR-Tools' CP-SAT solver. The
+/// model is Checkmate's staged formulation (Jain et al., "Checkmate", MLSys 2020, section 4: stage t first computes
+/// node t, recomputations in the same stage run in topological order, and what is kept between stages is a
+/// variable), extended to the chain model's operations: a recording and a plain forward per node and stage, the plain
+/// forward freeing its single-reader inputs (Fn) or not (Fck), Free for outputs read by several nodes, records kept
+/// until their backward, and the gradients of a fixed backward order N .. 1. docs/planners.md states the model and
+/// where it is exact.
+/// </summary>
+/// <param name="budgetBytes">The memory budget of the whole step, x0 included.</param>
+/// <param name="timeLimit">How long the solver may search; the best plan found and its gap are returned.</param>
+public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
+{
+    /// <summary>A plan: the schedule, its simulated trace, and what the solver proved.</summary>
+    /// <param name="Schedule">The schedule.</param>
+    /// <param name="Trace">The graph simulator's replay of it.</param>
+    /// <param name="Optimal">True when the solver proved that no schedule of its model is faster.</param>
+    /// <param name="Gap">The proven relative gap between the schedule's time and the best possible one (0 when optimal).</param>
+    public sealed record Result(Schedule Schedule, Trace Trace, bool Optimal, double Gap);
+
+    /// <summary>
+    /// Plans <paramref name="graph"/>. Throws <see cref="InfeasibleBudgetException"/> with the least peak the solver
+    /// finds when it proves that no schedule fits, and <see cref="PlanningLimitException"/> when the time ran out
+    /// before any schedule was found.
+    /// </summary>
+    public Result Plan(Graph graph)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var model = new StagedModel(graph, budgetBytes);
+        var (status, solver) = Solve(model);
+        if (status == CpSolverStatus.Infeasible)
+            throw new InfeasibleBudgetException("cpsat", budgetBytes, MinimumBudget(graph, timeLimit));
+        if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
+            throw new PlanningLimitException(
+                $"the solver found no schedule within {timeLimit.TotalSeconds:0.#} s ({status}); give it more time (--time-limit) or a larger budget.");
+        var schedule = model.Schedule(solver, "cpsat");
+        var trace = GraphSimulator.Run(graph, schedule);
+        if (trace.PeakBytes > budgetBytes)
+            throw new InvalidOperationException($"the solver's schedule peaks at {trace.PeakBytes} bytes, over the budget of {budgetBytes}: a bug in the model.");
+        double bound = solver.BestObjectiveBound, found = solver.ObjectiveValue;
+        bool optimal = status == CpSolverStatus.Optimal;
+        return new Result(schedule, trace, optimal, optimal || found <= 0 ? 0 : Math.Max(0, (found - bound) / found));
+    }
+
+    /// <summary>
+    /// The least peak of any schedule of the model, found by the solver within <paramref name="timeLimit"/> (proven
+    /// least when it finishes in time; else the least found).
+    /// </summary>
+    public static long MinimumBudget(Graph graph, TimeSpan timeLimit)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var model = new StagedModel(graph, budgetBytes: null);
+        var (status, solver) = new GraphPlanner(0, timeLimit).Solve(model);
+        if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
+            throw new PlanningLimitException($"the solver found no schedule within {timeLimit.TotalSeconds:0.#} s ({status}); give it more time.");
+        return GraphSimulator.Run(graph, model.Schedule(solver, "cpsat")).PeakBytes;
+    }
+
+    private (CpSolverStatus, CpSolver) Solve(StagedModel model)
+    {
+        var solver = new CpSolver
+        {
+            StringParameters = FormattableString.Invariant(
+                $"max_time_in_seconds:{timeLimit.TotalSeconds:0.###} num_workers:{Math.Max(2, Environment.ProcessorCount)} random_seed:1"),
+        };
+        return (solver.Solve(model.Model), solver);
+    }
+}

@@ -1,0 +1,329 @@
+using Google.OrTools.Sat;
+
+namespace Remat.CpSat;
+
+/// <summary>
+/// The CP-SAT model of <see cref="GraphPlanner"/>: 2N stages, stage t &lt;= N ending with the first forward of node t,
+/// stage N + j ending with the backward of node N + 1 - j (the loss opens stage N + 1). In each stage every node may be
+/// recorded (Fe) and computed plain (Fck, or Fn to free its single-reader inputs), in index order; outputs read by
+/// several nodes are freed by Free after the node that reads them last in the stage, and what is stored between
+/// stages is a variable. Memory is checked at every operation, transient memory and the memory after it included,
+/// under the graph simulator's rules. With no budget the model minimises the peak instead of the time.
+/// </summary>
+internal sealed class StagedModel
+{
+    private readonly Graph _graph;
+    private readonly int _n;
+    private readonly BoolVar?[,] _fe, _fp, _fn, _feLate; // [stage, node]: Fe before the plain forward, the plain forward, Fn, Fe after it
+    private readonly Dictionary<(int T, int U, int K), BoolVar> _free = []; // x_u freed after node k in stage t (by Fn(k) or Free(u))
+    private readonly Dictionary<(int T, int U), List<BoolVar>> _freesOf = []; // every free of x_u in stage t
+
+    public StagedModel(Graph graph, long? budgetBytes)
+    {
+        _graph = graph;
+        int N = _n = graph.Count, T = 2 * N;
+        Model = new CpModel();
+        long unit = Unit(graph);
+        long A(int v) => graph.OutputBytes(v) / unit;
+        long Abar(int v) => graph[v].SavedBytes / unit;
+        long Ftmp(int v) => graph[v].ForwardTempBytes / unit;
+        long Btmp(int v) => graph[v].BackwardTempBytes / unit;
+        int BStage(int v) => 2 * N + 1 - v; // B(v) closes this stage
+        int First(int u) => graph.Consumers(u).Max(); // the first backward among u's readers gives d_u
+        int Last(int u) => graph.Consumers(u).Min();  // the last frees a plain x_u left
+
+        LinearExpr limit;
+        IntVar? peak = null;
+        if (budgetBytes is { } budget)
+            limit = LinearExpr.Constant(budget / unit);
+        else
+        {
+            long total = graph.InputBytes / unit + Enumerable.Range(1, N).Sum(v => 2 * A(v) + Abar(v) + Ftmp(v) + Btmp(v));
+            peak = Model.NewIntVar(0, total, "peak");
+            limit = peak;
+        }
+
+        _fe = new BoolVar?[T + 1, N + 1];
+        _fp = new BoolVar?[T + 1, N + 1];
+        _fn = new BoolVar?[T + 1, N + 1];
+        _feLate = new BoolVar?[T + 1, N + 1];
+        var plain = new BoolVar?[T + 2, N + 1];  // x_v plain when stage t starts
+        var record = new BoolVar?[T + 2, N + 1]; // x̄_v when stage t starts
+        for (int t = 1; t <= T; t++)
+            for (int v = 1; v <= N; v++)
+            {
+                bool forward = t <= N;
+                // A record is useful up to its backward; a plain x_v while a reader of it still has a backward to come.
+                if (forward ? v <= t : t <= BStage(v))
+                    _fe[t, v] = Model.NewBoolVar($"fe{t}_{v}");
+                // In a chain, Fn(k) is the only way to drop a plain x_{k-1} before B(k), even at the price of an
+                // x_k that nothing frees any more: plain forwards are allowed up to the node's own backward.
+                if (forward ? v <= t : t <= BStage(v))
+                {
+                    _fp[t, v] = Model.NewBoolVar($"fp{t}_{v}");
+                    if (graph.Inputs(v).Any(u => u > 0 && graph.Consumers(u).Count == 1))
+                    {
+                        _fn[t, v] = Model.NewBoolVar($"fn{t}_{v}");
+                        Model.AddImplication(_fn[t, v]!, _fp[t, v]!);
+                        if (_fe[t, v] is not null)
+                        {
+                            // Recording after Fn(v) has freed the inputs (Fn(k) Fe(k) in a chain: the record's peak is lower).
+                            _feLate[t, v] = Model.NewBoolVar($"fl{t}_{v}");
+                            Model.AddImplication(_feLate[t, v]!, _fn[t, v]!);
+                            Model.Add(_fe[t, v]! + _feLate[t, v]! <= 1);
+                        }
+                    }
+                }
+                if (t < T)
+                {
+                    if (!forward || v <= t)
+                        plain[t + 1, v] = Model.NewBoolVar($"p{t + 1}_{v}");
+                    if (t < BStage(v))
+                        record[t + 1, v] = Model.NewBoolVar($"e{t + 1}_{v}");
+                }
+            }
+
+        LinearExpr Of(BoolVar? x) => x is null ? LinearExpr.Constant(0) : x;
+        // Plain x_u once the stage's loss has run (the loss frees a plain x_N).
+        LinearExpr PlainIn(int t, int u) => t == N + 1 && u == N ? LinearExpr.Constant(0) : Of(plain[t, u]);
+        BoolVar? FreeVar(int t, int u, int k)
+        {
+            if (!_free.TryGetValue((t, u, k), out var f))
+            {
+                _free[(t, u, k)] = f = Model.NewBoolVar($"free{t}_{u}_{k}");
+                if (!_freesOf.TryGetValue((t, u), out var list))
+                    _freesOf[(t, u)] = list = [];
+                list.Add(f);
+            }
+            return f;
+        }
+
+        // The gradients alive when each stage's operations start: d_N from the loss, d_u from the first reader's backward.
+        var gradients = new long[T + 2];
+        for (int t = N + 1; t <= T; t++)
+        {
+            int v = 2 * N + 1 - t; // this stage's backward
+            long g = t == N + 1 ? A(N) : gradients[t];
+            gradients[t] = g;
+            long after = g - A(v) + graph.Inputs(v).Where(u => First(u) == v).Sum(A);
+            gradients[t + 1] = after;
+        }
+        // x0 stays until the last of its readers' backwards.
+        bool InputAlive(int t) => t <= BStage(Last(0));
+
+        for (int t = 1; t <= T; t++)
+        {
+            bool forward = t <= N;
+            int b = forward ? 0 : 2 * N + 1 - t;
+            if (forward)
+            {
+                Model.Add(Of(_fe[t, t]) + Of(_fp[t, t]) + Of(_feLate[t, t]) >= 1); // the stage's node, computed for the first time
+            }
+            var mem = LinearExpr.NewBuilder();
+            if (InputAlive(t))
+                mem.Add(graph.InputBytes / unit);
+            for (int u = 1; u <= N; u++)
+            {
+                mem.AddTerm(PlainIn(t, u), A(u));
+                if (record[t, u] is { } e)
+                    mem.AddTerm(e, Abar(u));
+            }
+            mem.Add(gradients[t]);
+            if (t == N + 1)
+            {
+                // The loss: needs x_N, stores d_N, frees a plain x_N; checked with x_N plain still counted.
+                Model.Add(Of(plain[t, N]) + Of(record[t, N]) >= 1);
+                var atLoss = LinearExpr.NewBuilder();
+                atLoss.Add(mem);
+                atLoss.AddTerm(Of(plain[t, N]), A(N));
+                Model.Add(atLoss <= limit);
+            }
+            Model.Add(mem <= limit);
+
+            for (int v = 1; v <= N; v++)
+            {
+                var fe = _fe[t, v];
+                var fp = _fp[t, v];
+                var late = _feLate[t, v];
+                if (fe is null && fp is null)
+                    continue;
+                // Every input is stored (plain or in a record) or computed earlier in the stage.
+                foreach (int u in graph.Inputs(v).Where(u => u > 0))
+                {
+                    var available = Of(record[t, u]) + Of(_fe[t, u]) + Of(_feLate[t, u]) + PlainIn(t, u) + Of(_fp[t, u]);
+                    if (fe is not null) Model.Add(fe <= available);
+                    if (fp is not null) Model.Add(fp <= available);
+                }
+                if (fe is not null)
+                {
+                    if (record[t, v] is { } e)
+                        Model.Add(fe + Of(late) + e <= 1); // never a second record
+                    var during = LinearExpr.NewBuilder();
+                    during.Add(mem);
+                    during.AddTerm(fe, Abar(v) + Ftmp(v));
+                    Model.Add(during <= limit);
+                    mem.AddTerm(fe, Abar(v));
+                }
+                if (fp is not null)
+                {
+                    Model.Add(fp + PlainIn(t, v) <= 1); // never a second plain copy
+                    var during = LinearExpr.NewBuilder();
+                    during.Add(mem);
+                    during.AddTerm(fp, A(v) + Ftmp(v));
+                    Model.Add(during <= limit);
+                    mem.AddTerm(fp, A(v));
+                }
+                // Frees after node v: single-reader inputs by Fn(v), several-reader outputs by Free.
+                foreach (int u in graph.Inputs(v).Where(u => u > 0 && graph.Consumers(u).Count == 1))
+                {
+                    if (_fn[t, v] is not { } fn)
+                        continue;
+                    var live = PlainIn(t, u) + Of(_fp[t, u]);
+                    var freed = FreeVar(t, u, v)!;
+                    Model.Add(freed <= fn);
+                    Model.Add(freed <= live);
+                    Model.Add(freed >= fn + live - 1); // Fn frees every plain single-reader input
+                    mem.AddTerm(freed, -A(u));
+                }
+                if (late is not null)
+                {
+                    // The inputs Fn(v) freed must still be in a record.
+                    foreach (int u in graph.Inputs(v).Where(u => u > 0 && graph.Consumers(u).Count == 1))
+                        Model.Add(late + FreeVar(t, u, v)! <= 1 + Of(record[t, u]) + Of(_fe[t, u]) + Of(_feLate[t, u]));
+                    var during = LinearExpr.NewBuilder();
+                    during.Add(mem);
+                    during.AddTerm(late, Abar(v) + Ftmp(v));
+                    Model.Add(during <= limit);
+                    mem.AddTerm(late, Abar(v));
+                }
+                foreach (int u in graph.Inputs(v).Append(v).Where(u => u > 0 && graph.Consumers(u).Count >= 2))
+                {
+                    var freed = FreeVar(t, u, v)!;
+                    Model.Add(freed <= (u == v ? Of(fp) : Of(fe) + Of(fp) + Of(late)));
+                    Model.Add(freed <= PlainIn(t, u) + Of(_fp[t, u]));
+                    foreach (int w in graph.Consumers(u).Where(w => w > v))
+                        Model.Add(freed + Of(_fe[t, w]) + Of(_fp[t, w]) <= 1); // the last reader in the stage
+                    mem.AddTerm(freed, -A(u));
+                }
+                Model.Add(mem <= limit);
+            }
+
+            // What each plain output becomes at the end of the stage: kept, freed, or left to this stage's backward.
+            for (int u = 1; u <= N; u++)
+            {
+                var live = PlainIn(t, u) + Of(_fp[t, u]);
+                var end = LinearExpr.NewBuilder();
+                end.Add(live);
+                foreach (var f in _freesOf.GetValueOrDefault((t, u), []))
+                    end.AddTerm(f, -1);
+                Model.Add(end >= 0);
+                bool dropsHere = !forward && graph.Consumers(u).Count > 0 && Last(u) == b; // B(b) frees it: no reader is left
+                if (dropsHere)
+                {
+                    if (t < T && plain[t + 1, u] is { } gone)
+                        Model.Add(gone == 0);
+                }
+                else if (t < T && plain[t + 1, u] is { } next)
+                    Model.Add(end == next);
+                else if (t < T)
+                    Model.Add(end == 0);
+            }
+            // Records: kept until the backward that uses them.
+            for (int v = 1; v <= N; v++)
+            {
+                if (t >= BStage(v))
+                    continue;
+                if (record[t + 1, v] is { } next)
+                    Model.Add(next == Of(record[t, v]) + Of(_fe[t, v]) + Of(_feLate[t, v]));
+            }
+
+            if (!forward)
+            {
+                // B(b): needs x̄_b; frees x̄_b and d_b, stores d_u for the inputs it reaches first, and frees plain inputs it reads last.
+                Model.Add(Of(record[t, b]) + Of(_fe[t, b]) + Of(_feLate[t, b]) >= 1);
+                var during = LinearExpr.NewBuilder();
+                during.Add(mem);
+                during.Add(Btmp(b));
+                Model.Add(during <= limit);
+                var after = LinearExpr.NewBuilder();
+                after.Add(mem);
+                after.Add(-Abar(b) - A(b) + graph.Inputs(b).Where(u => First(u) == b).Sum(A));
+                foreach (int u in graph.Inputs(b).Where(u => Last(u) == b))
+                {
+                    if (u == 0)
+                        after.Add(-graph.InputBytes / unit);
+                    else
+                    {
+                        var live = LinearExpr.NewBuilder();
+                        live.Add(PlainIn(t, u) + Of(_fp[t, u]));
+                        foreach (var f in _freesOf.GetValueOrDefault((t, u), []))
+                            live.AddTerm(f, -1);
+                        after.AddTerm(live, -A(u));
+                    }
+                }
+                Model.Add(after <= limit);
+            }
+        }
+
+        if (peak is not null)
+        {
+            Model.Minimize(peak);
+            return;
+        }
+        // The objective: the forward time of every forward (the backward time is the same for every schedule).
+        double maxF = Enumerable.Range(1, N).Max(v => graph[v].ForwardTime);
+        bool integral = Enumerable.Range(1, N).All(v => graph[v].ForwardTime == Math.Floor(graph[v].ForwardTime) && graph[v].ForwardTime < 1e9);
+        double scale = integral || maxF == 0 ? 1 : 1e6 / maxF;
+        var time = LinearExpr.NewBuilder();
+        for (int t = 1; t <= T; t++)
+            for (int v = 1; v <= N; v++)
+            {
+                long f = (long)Math.Round(graph[v].ForwardTime * scale);
+                foreach (var x in new[] { _fe[t, v], _fp[t, v], _feLate[t, v] })
+                    if (x is not null)
+                        time.AddTerm(x, f);
+            }
+        Model.Minimize(time);
+    }
+
+    /// <summary>The model.</summary>
+    public CpModel Model { get; }
+
+    /// <summary>The memory unit: the greatest common divisor of every size, so the model is exact in bytes (the budget is rounded down to it).</summary>
+    private static long Unit(Graph graph)
+    {
+        static long Gcd(long a, long b) => b == 0 ? a : Gcd(b, a % b);
+        long g = graph.InputBytes;
+        foreach (var s in graph.Nodes)
+            g = Gcd(Gcd(Gcd(Gcd(g, s.OutputBytes), s.SavedBytes), s.ForwardTempBytes), s.BackwardTempBytes);
+        return Math.Max(1, g);
+    }
+
+    /// <summary>The schedule of a solution: per stage, the loss, each node's Fe then Fck or Fn, the Frees after it, and the backward.</summary>
+    public Schedule Schedule(CpSolver solver, string strategy)
+    {
+        int N = _n, T = 2 * N;
+        bool On(BoolVar? x) => x is not null && solver.BooleanValue(x);
+        var ops = new List<Op>();
+        for (int t = 1; t <= T; t++)
+        {
+            if (t == N + 1)
+                ops.Add(Op.Loss);
+            for (int v = 1; v <= N; v++)
+            {
+                if (On(_fe[t, v]))
+                    ops.Add(Op.Fe(v));
+                if (On(_fp[t, v]))
+                    ops.Add(On(_fn[t, v]) ? Op.Fn(v) : Op.Fck(v));
+                if (On(_feLate[t, v]))
+                    ops.Add(Op.Fe(v));
+                foreach (int u in _graph.Inputs(v).Append(v).Where(u => u > 0 && _graph.Consumers(u).Count >= 2).Distinct())
+                    if (_free.TryGetValue((t, u, v), out var f) && solver.BooleanValue(f))
+                        ops.Add(Op.Free(u));
+            }
+            if (t > N)
+                ops.Add(Op.B(2 * N + 1 - t));
+        }
+        return new Schedule(strategy, ops);
+    }
+}
