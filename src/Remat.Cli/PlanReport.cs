@@ -7,19 +7,21 @@ namespace Remat.Cli;
 /// <summary>A plan as the user reads it, and as the plan JSON of the chain-model spec.</summary>
 internal static class PlanReport
 {
-    public static string Text(Chain chain, Trace trace, long? budget, bool ops)
+    /// <summary>The summary of a plan for <paramref name="stages"/> stages whose store-all time is <paramref name="baseline"/>; <paramref name="solver"/> is a line on how the plan was proven.</summary>
+    public static string Text(int stages, double baseline, Trace trace, long? budget, bool ops, string? solver = null)
     {
         var sb = new StringBuilder();
-        double baseline = chain.BaselineTime;
         void Line(string label, string value) => sb.AppendLine($"{label,-12}{value}");
         Line("strategy", trace.Schedule.Strategy);
-        Line("stages", chain.Length.ToString(CultureInfo.InvariantCulture));
+        Line("stages", stages.ToString(CultureInfo.InvariantCulture));
+        if (solver is not null)
+            Line("solver", solver);
         if (budget is { } b)
             Line("budget", $"{ByteSize.Format(b)} ({b} bytes)");
         Line("peak", $"{ByteSize.Format(trace.PeakBytes)} ({trace.PeakBytes} bytes)");
         Line("time", $"{Num(trace.Time)} (store-all {Num(baseline)}, overhead {Overhead(trace.Time, baseline)})");
-        Line("forwards", $"{trace.ForwardCount} ({chain.Length} first runs + {trace.ForwardCount - chain.Length} recomputations)");
-        Line("recomputed", Recomputed(chain, trace));
+        Line("forwards", $"{trace.ForwardCount} ({stages} first runs + {trace.ForwardCount - stages} recomputations)");
+        Line("recomputed", Recomputed(stages, trace));
         if (ops)
             Line("ops", trace.Schedule.ToString());
         return sb.ToString();
@@ -33,13 +35,13 @@ internal static class PlanReport
     public static string Num(double x) => x.ToString("0.###", CultureInfo.InvariantCulture);
 
     /// <summary>"none", or runs of stages with the same count: "stages 1-3 once, stage 7 twice".</summary>
-    private static string Recomputed(Chain chain, Trace trace)
+    private static string Recomputed(int stages, Trace trace)
     {
         var runs = new List<string>();
-        for (int k = 1; k <= chain.Length;)
+        for (int k = 1; k <= stages;)
         {
             int count = trace.Recomputes(k), end = k;
-            while (end < chain.Length && trace.Recomputes(end + 1) == count)
+            while (end < stages && trace.Recomputes(end + 1) == count)
                 end++;
             if (count > 0)
                 runs.Add((end == k ? $"stage {k}" : $"stages {k}-{end}") + " " + (count switch { 1 => "once", 2 => "twice", _ => $"{count} times" }));
@@ -48,13 +50,16 @@ internal static class PlanReport
         return runs.Count == 0 ? "none" : string.Join(", ", runs);
     }
 
-    /// <summary>The plan JSON of the spec; <c>budgetBytes</c> is null where the strategy takes no budget.</summary>
-    public static void Json(Utf8JsonWriter w, Chain chain, Trace trace, long? budget)
+    /// <summary>
+    /// The plan JSON of the spec; <c>budgetBytes</c> is null where the strategy takes no budget. <paramref name="extra"/>
+    /// writes further fields (a graph plan's solver status).
+    /// </summary>
+    public static void Json(Utf8JsonWriter w, int stages, double baseline, Trace trace, long? budget, Action<Utf8JsonWriter>? extra = null)
     {
-        double baseline = chain.BaselineTime;
         w.WriteStartObject();
         w.WriteString("strategy", trace.Schedule.Strategy);
-        w.WriteNumber("stages", chain.Length);
+        w.WriteNumber("stages", stages);
+        extra?.Invoke(w);
         if (budget is { } b) w.WriteNumber("budgetBytes", b); else w.WriteNull("budgetBytes");
         w.WriteNumber("peakBytes", trace.PeakBytes);
         w.WriteNumber("time", trace.Time);
@@ -62,7 +67,7 @@ internal static class PlanReport
         w.WriteNumber("overhead", baseline == 0 ? 0 : trace.Time / baseline - 1);
         w.WriteNumber("forwardCount", trace.ForwardCount);
         w.WriteStartArray("recomputes");
-        for (int k = 1; k <= chain.Length; k++)
+        for (int k = 1; k <= stages; k++)
             w.WriteNumberValue(trace.Recomputes(k));
         w.WriteEndArray();
         w.WriteStartArray("ops");

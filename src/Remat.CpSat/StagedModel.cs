@@ -202,7 +202,9 @@ internal sealed class StagedModel
                     Model.Add(freed <= (u == v ? Of(fp) : Of(fe) + Of(fp) + Of(late)));
                     Model.Add(freed <= PlainIn(t, u) + Of(_fp[t, u]));
                     foreach (int w in graph.Consumers(u).Where(w => w > v))
-                        Model.Add(freed + Of(_fe[t, w]) + Of(_fp[t, w]) <= 1); // the last reader in the stage
+                        foreach (var reads in new[] { _fe[t, w], _fp[t, w], _feLate[t, w] })
+                            if (reads is not null)
+                                Model.Add(freed + reads <= 1); // the last reader in the stage
                     mem.AddTerm(freed, -A(u));
                 }
                 Model.Add(mem <= limit);

@@ -83,6 +83,10 @@ public sealed class Graph
     /// <summary>True when node k reads x_{k-1} only, for every k: the graph is a chain.</summary>
     public bool IsChain => Enumerable.Range(1, Count).All(v => _inputs[v - 1] is [var u] && u == v - 1);
 
+    /// <summary>Store-all for the graph: every node recorded in order, the loss, every backward in reverse order.</summary>
+    public Schedule StoreAll() =>
+        new("storeall", [.. Enumerable.Range(1, Count).Select(Op.Fe), Op.Loss, .. Enumerable.Range(1, Count).Reverse().Select(Op.B)]);
+
     /// <summary>The chain as a graph: node k reads x_{k-1}.</summary>
     public static Graph FromChain(Chain chain)
     {
