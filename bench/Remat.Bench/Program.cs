@@ -2,5 +2,7 @@ using BenchmarkDotNet.Running;
 
 if (args is ["gain"])
     Remat.Bench.GainOverRotor.Run();
+else if (args is ["graphs"])
+    Remat.Bench.GraphPlanningTime.Run();
 else
     BenchmarkSwitcher.FromAssembly(typeof(Remat.Bench.GoalBenchmarks).Assembly).Run(args);

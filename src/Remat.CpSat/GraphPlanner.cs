@@ -31,6 +31,9 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     {
         ArgumentNullException.ThrowIfNull(graph);
         var model = new StagedModel(graph, budgetBytes);
+        var storeAll = graph.StoreAll();
+        if (GraphSimulator.Run(graph, storeAll).PeakBytes <= budgetBytes)
+            model.Hint(storeAll);
         var (status, solver) = Solve(model);
         if (status == CpSolverStatus.Infeasible)
             throw new InfeasibleBudgetException("cpsat", budgetBytes, MinimumBudget(graph, timeLimit));

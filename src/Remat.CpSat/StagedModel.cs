@@ -301,6 +301,54 @@ internal sealed class StagedModel
         return Math.Max(1, g);
     }
 
+    /// <summary>
+    /// Hints a schedule to the solver (Checkmate seeds its solver the same way): each forward goes to its stage's
+    /// variable, so a valid schedule, such as store-all where it fits, is a first solution to improve on.
+    /// </summary>
+    public void Hint(Schedule schedule)
+    {
+        int N = _n, t = 0, backwards = 0;
+        var seen = new bool[N + 1];
+        var set = new HashSet<BoolVar>();
+        foreach (var op in schedule.Ops)
+        {
+            int v = op.Stage;
+            switch (op.Kind)
+            {
+                case OpKind.Fe or OpKind.Fck or OpKind.Fn when t <= N:
+                    if (!seen[v])
+                    {
+                        seen[v] = true;
+                        t = v;
+                    }
+                    break;
+                case OpKind.Loss:
+                    t = N + 1;
+                    break;
+                case OpKind.B:
+                    backwards++;
+                    t = N + 1 + backwards;
+                    break;
+            }
+            if (t < 1 || t > 2 * N)
+                continue;
+            var late = _feLate[t, v];
+            BoolVar? x = op.Kind switch
+            {
+                OpKind.Fe => late is not null && set.Contains(_fp[t, v]!) ? late : _fe[t, v],
+                OpKind.Fck or OpKind.Fn => _fp[t, v],
+                _ => null,
+            };
+            if (x is not null)
+                set.Add(x);
+            if (op.Kind == OpKind.Fn && _fn[t, v] is { } fn)
+                set.Add(fn);
+        }
+        foreach (var x in new[] { _fe, _fp, _fn, _feLate }.SelectMany(a => a.Cast<BoolVar?>()))
+            if (x is not null)
+                Model.AddHint(x, set.Contains(x));
+    }
+
     /// <summary>The schedule of a solution: per stage, the loss, each node's Fe then Fck or Fn, the Frees after it, and the backward.</summary>
     public Schedule Schedule(CpSolver solver, string strategy)
     {

@@ -52,9 +52,13 @@ public sealed class PackageTests(ITestOutputHelper output) : IDisposable
         (code, text) = Run(Path.Combine(tools, "remat"), "plan --layers 12 --budget 1KiB", _work, check: false);
         Assert.Equal(2, code);
         Assert.Contains("smallest budget that works", text);
+        // The graph planner loads OR-Tools' native solver from the tool's folder.
+        (code, text) = Run(Path.Combine(tools, "remat"), "plan --graph unet --budget 100GiB --time-limit 30", _work, check: false);
+        Assert.True(code == 0, $"remat plan --graph failed (exit {code}):\n{text}");
+        Assert.Contains("cpsat", text);
     }
 
-    /// <summary>Packs Remat, Remat.Torch and the tool into a folder, building in a folder of its own.</summary>
+    /// <summary>Packs Remat, Remat.Torch, Remat.CpSat and the tool into a folder, building in a folder of its own.</summary>
     private static string PackAll()
     {
         string root = AppContext.BaseDirectory;
@@ -62,7 +66,7 @@ public sealed class PackageTests(ITestOutputHelper output) : IDisposable
             root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("the tests run outside the repository: no Remat.slnx above them.");
         string temp = Directory.CreateTempSubdirectory("remat-feed-").FullName;
         string feed = Path.Combine(temp, "feed");
-        foreach (var project in new[] { "src/Remat", "src/Remat.Torch", "src/Remat.Cli" })
+        foreach (var project in new[] { "src/Remat", "src/Remat.Torch", "src/Remat.CpSat", "src/Remat.Cli" })
             Run("dotnet", $"pack {project} -c Release -o {feed} -p:Version={Version} --artifacts-path {Path.Combine(temp, "artifacts")}", root);
         return feed;
     }
