@@ -15,7 +15,7 @@ internal static class GainOverRotor
     }
 
     /// <summary>rotor's program against Optimal on one chain, interleaved (A B A B), median and range of each.</summary>
-    private static void PlanningTime(int length, int slots, int rounds)
+    public static void PlanningTime(int length, int slots, int rounds)
     {
         var chain = Chain.Heterogeneous(length);
         long max = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes, min = Optimal.MinimumBudget(chain);

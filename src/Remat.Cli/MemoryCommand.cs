@@ -22,6 +22,7 @@ internal static class MemoryCommand
         var gated = new Option<bool>("--gated") { Description = "A SwiGLU MLP (gate, up and down projections)." };
         var seq = Options.Count("--seq", "s, the sequence length (default: the preset's, else 2048).", 1);
         var micro = Options.Count("--micro-batch", "b, the micro-batch (default 1).", 1);
+        var microBatches = Options.Count("--micro-batches", "The micro-batches of a step (default: at least --pp); 1F1B holds min(p, this) in flight.", 1);
         var tp = Options.Count("--tp", "t, the tensor-parallel size (default: the preset's, else 1).", 1);
         var pp = Options.Count("--pp", "p, the pipeline-parallel size (default: the preset's, else 1).", 1);
         var sp = new Option<bool>("--sp") { Description = "Sequence parallelism." };
@@ -39,7 +40,7 @@ internal static class MemoryCommand
         var recommend = new Option<bool>("--recommend") { Description = "Name the cheapest recomputation that fits the GPU." };
         var json = new Option<bool>("--json") { Description = "Print the estimate as JSON." };
         var command = new Command("memory", "Training memory of a transformer per GPU: activations by tensor, model states, and the fit.");
-        foreach (var o in new Option[] { preset, shapeFile, layers, hidden, heads, ffn, vocab, kvHeads, gated, seq, micro, tp, pp, sp, interleave, dp, zero,
+        foreach (var o in new Option[] { preset, shapeFile, layers, hidden, heads, ffn, vocab, kvHeads, gated, seq, micro, microBatches, tp, pp, sp, interleave, dp, zero,
                      recompute, recomputeLayers, flash, dropout, bytes, gpu, recommend, json })
             command.Options.Add(o);
         command.SetAction(parse =>
@@ -72,7 +73,8 @@ internal static class MemoryCommand
                 parse.GetValue(dp) ?? 1,
                 parse.GetValue(zero),
                 Enum.Parse<Recompute>(parse.GetValue(recompute)!, ignoreCase: true),
-                parse.GetValue(recomputeLayers));
+                parse.GetValue(recomputeLayers),
+                parse.GetValue(microBatches) ?? 0);
             long gpuBytes = parse.GetValue(gpu) ?? 80L << 30;
             MemoryEstimate estimate;
             (TrainingSetup Setup, MemoryEstimate Estimate)? advice = null;

@@ -82,14 +82,79 @@ public class PageTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
         Assert.Equal(frame, await page.EvaluateAsync<int>("() => state.frame"));
     }
 
-    [Fact]
-    public async Task The_transformer_tab_draws_bars_from_the_memory_model()
+    /// <summary>The page at a shared calculator link, once both configurations have their answer.</summary>
+    private async Task<(IPage Page, List<string> Errors)> OpenCalculator(string a, string b)
     {
         var (page, errors) = await Open();
-        await page.ClickAsync("#tab-transformer");
-        await page.WaitForFunctionAsync("() => state.charts.transformer !== undefined");
-        Assert.Equal(5, await page.EvaluateAsync<int>("() => state.charts.transformer.data.labels.length"));
+        await page.GotoAsync(fixture.Address + "#transformer?a=" + Uri.EscapeDataString(a) + "&b=" + Uri.EscapeDataString(b));
+        await page.ReloadAsync();
+        await page.WaitForFunctionAsync("() => calculator.results.a && calculator.results.b && state.charts.calculator");
+        return (page, errors);
+    }
+
+    private static JsonElement RematMemory(params string[] args)
+    {
+        var output = new StringWriter();
+        Assert.Equal(0, Cli.Cli.Run(["memory", .. args, "--json", "--recommend"], output, new StringWriter()));
+        return JsonDocument.Parse(output.ToString()).RootElement;
+    }
+
+    [Fact]
+    public async Task A_shared_calculator_link_shows_both_settings_with_the_numbers_of_remat_memory()
+    {
+        var (page, errors) = await OpenCalculator("preset=gpt-175b&tp=8&pp=8", "preset=gpt-175b&tp=8&pp=8&recompute=full&zero=1&dp=8");
+        Assert.Equal("8", await page.InputValueAsync("#b-dp"));
+        Assert.Equal("full", await page.InputValueAsync("#b-recompute"));
+        var a = RematMemory("--preset", "gpt-175b", "--tp", "8", "--pp", "8");
+        var b = RematMemory("--preset", "gpt-175b", "--tp", "8", "--pp", "8", "--recompute", "full", "--zero", "1", "--dp", "8");
+        Assert.Equal(a.GetProperty("totalBytes").GetDouble(), await page.EvaluateAsync<double>("() => calculator.results.a.totalBytes"));
+        Assert.Equal(b.GetProperty("totalBytes").GetDouble(), await page.EvaluateAsync<double>("() => calculator.results.b.totalBytes"));
+        Assert.Equal(b.GetProperty("recomputeOverhead").GetDouble(), await page.EvaluateAsync<double>("() => calculator.results.b.recomputeOverhead"));
+        // The API answers the same, and each verdict names the command that prints these numbers.
+        using var http = new HttpClient { BaseAddress = fixture.Address };
+        var api = await http.GetFromJsonAsync<JsonElement>("api/memory?preset=gpt-175b&tp=8&pp=8");
+        Assert.Equal(a.GetProperty("totalBytes").GetDouble(), api.GetProperty("totalBytes").GetDouble());
+        // The command the verdict shows prints the page's numbers.
+        string shown = await page.InnerTextAsync("#verdict-b code");
+        Assert.StartsWith("remat memory ", shown);
+        var printed = RematMemory([.. shown["remat memory ".Length..].Replace(" --recommend", "").Split(' ')]);
+        Assert.Equal(b.GetProperty("totalBytes").GetDouble(), printed.GetProperty("totalBytes").GetDouble());
+        Assert.Equal(2, await page.EvaluateAsync<int>("() => state.charts.calculator.data.labels.length"));
         Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task Changing_a_setting_changes_the_verdict_and_the_link()
+    {
+        var (page, errors) = await OpenCalculator("preset=gpt-175b", "preset=gpt-175b");
+        Assert.Contains("does not fit", await page.InnerTextAsync("#verdict-a"));
+        Assert.Contains("Cheapest setting that fits: selective recompute", await page.InnerTextAsync("#verdict-a"));
+        await page.SelectOptionAsync("#a-recompute", "selective");
+        await page.WaitForFunctionAsync("() => calculator.results.a.fits");
+        Assert.Contains("fits", await page.InnerTextAsync("#verdict-a"));
+        Assert.DoesNotContain("does not fit", await page.InnerTextAsync("#verdict-a"));
+        Assert.Contains("does not fit", await page.InnerTextAsync("#verdict-b"));
+        Assert.Contains(Uri.EscapeDataString("recompute=selective"), await page.EvaluateAsync<string>("() => location.hash"));
+        // A bad setting gets the command's own message, and the other configuration is untouched.
+        await page.FillAsync("#b-tp", "7");
+        await page.DispatchEventAsync("#b-tp", "change");
+        await page.WaitForFunctionAsync("() => calculator.results.b === null");
+        Assert.Contains("tensor", await page.InnerTextAsync("#verdict-b"));
+        Assert.Contains("fits", await page.InnerTextAsync("#verdict-a"));
+        Assert.All(errors, e => Assert.Contains("400", e)); // only the refused request, answered with the message above
+    }
+
+    [Fact]
+    public async Task Every_calculator_control_has_a_label_and_is_reachable_by_keyboard()
+    {
+        var (page, _) = await OpenCalculator("preset=gpt-175b", "preset=gpt-175b");
+        var unlabelled = await page.EvaluateAsync<string[]>(
+            "() => [...document.querySelectorAll('#panel-transformer input, #panel-transformer select')].filter(e => !document.querySelector(`label[for=\"${e.id}\"]`)).map(e => e.id)");
+        Assert.Empty(unlabelled);
+        await page.FocusAsync("#a-preset");
+        await page.Keyboard.PressAsync("Tab");
+        Assert.Equal("a-layers", await page.EvaluateAsync<string>("() => document.activeElement.id"));
+        Assert.Equal("polite", await page.GetAttributeAsync("#verdict-a", "aria-live"));
     }
 
     [Fact]

@@ -1,5 +1,4 @@
 using Remat.Planners;
-using Remat.Transformers;
 
 namespace Remat.Cli.Viz;
 
@@ -39,9 +38,6 @@ internal sealed record SegmentPoint(int Segments, long PeakBytes, double Time, d
 
 /// <summary>The trade-off of a chain: the frontier, every strategy, and the product curve over segments.</summary>
 internal sealed record TradeoffResponse(IReadOnlyList<Point> Frontier, IReadOnlyList<Point> Strategies, Point SqrtPoint, IReadOnlyList<SegmentPoint> Segments, int SqrtSegments);
-
-/// <summary>Activation memory per layer of a transformer preset under each technique.</summary>
-internal sealed record TransformerResponse(string Preset, IReadOnlyList<Point> Techniques);
 
 /// <summary>The requests of the page's JSON API, answered by the core planners and simulator.</summary>
 internal static class VizApi
@@ -120,20 +116,41 @@ internal static class VizApi
         return new TradeoffResponse(frontier, strategies, strategies[1], segments, sqrt);
     }
 
-    /// <summary>A preset's activation memory per layer under tensor parallelism alone and with each technique.</summary>
-    public static TransformerResponse Transformer(string preset)
+    /// <summary>The settings of <c>remat memory</c> the calculator sends, by name; flags take true or false.</summary>
+    private static readonly string[] MemoryValues =
+        ["preset", "layers", "hidden", "heads", "ffn", "vocab", "kv-heads", "seq", "micro-batch", "micro-batches", "tp", "pp", "interleave",
+         "dp", "zero", "recompute", "recompute-layers", "dropout", "activation-bytes", "gpu-memory"];
+
+    private static readonly string[] MemoryFlags = ["gated", "sp", "flash"];
+
+    /// <summary>
+    /// The calculator's answer: <c>remat memory --json --recommend</c> run with the settings of
+    /// <paramref name="query"/>, so the page and the command print the same numbers by construction.
+    /// </summary>
+    public static string Memory(IEnumerable<KeyValuePair<string, string>> query)
     {
-        var p = TransformerPreset.Find(preset) ?? throw new UsageException($"unknown preset '{preset}'.");
-        var a = new ActivationSetup(p.Sequence, 1, p.TensorParallel, Dropout: p.Dropout);
-        bool sp = p.TensorParallel > 1;
-        Point Bar(string label, ActivationSetup setup, Recompute r) => new(label, (long)ActivationMemory.PerLayerBytes(p.Shape, setup, r), 0);
-        var bars = new List<Point> { Bar($"tensor parallel (t = {p.TensorParallel})", a, Recompute.None) };
-        if (sp)
-            bars.Add(Bar("+ sequence parallel", a with { SequenceParallel = true }, Recompute.None));
-        bars.Add(Bar("+ selective recompute", a, Recompute.Selective));
-        if (sp)
-            bars.Add(Bar("+ both", a with { SequenceParallel = true }, Recompute.Selective));
-        bars.Add(Bar("full recompute", a, Recompute.Full));
-        return new TransformerResponse(p.Name, bars);
+        var args = new List<string> { "memory", "--json", "--recommend" };
+        foreach (var (key, value) in query)
+        {
+            if (MemoryFlags.Contains(key))
+            {
+                if (value is "true" or "on" or "1")
+                    args.Add("--" + key);
+                else if (value is not ("false" or "off" or "0" or ""))
+                    throw new UsageException($"{key} is '{value}'; it is true or false.");
+            }
+            else if (MemoryValues.Contains(key))
+            {
+                if (value.Length > 0)
+                    args.AddRange(["--" + key, value]);
+            }
+            else
+                throw new UsageException($"unknown setting '{key}'; the settings are {string.Join(", ", MemoryValues.Concat(MemoryFlags))}.");
+        }
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        if (Cli.Run([.. args], output, error) != 0)
+            throw new UsageException(error.ToString().Trim().Replace("remat: ", "", StringComparison.Ordinal));
+        return output.ToString();
     }
 }

@@ -39,8 +39,18 @@ internal sealed class VizServer : IAsyncDisposable
         MapAsset(app, "/vendor/chart.umd.min.js", "chart.umd.min.js", "text/javascript; charset=utf-8");
         app.MapPost("/api/plan", (PlanRequest request) => Answer(() => VizApi.Plan(request)));
         app.MapPost("/api/tradeoff", (ChainRequest request) => Answer(() => VizApi.Tradeoff(request)));
-        app.MapGet("/api/transformer", (string preset) => Answer(() => VizApi.Transformer(preset)));
         app.MapGet("/api/presets", () => Remat.Transformers.TransformerPreset.All.Select(p => p.Name));
+        app.MapGet("/api/memory", (HttpRequest request) =>
+        {
+            try
+            {
+                return Results.Text(VizApi.Memory(request.Query.Select(q => KeyValuePair.Create(q.Key, q.Value.ToString()))), "application/json");
+            }
+            catch (UsageException e)
+            {
+                return Results.Json(new { error = e.Message }, statusCode: 400);
+            }
+        });
         await app.StartAsync(cancellation);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new VizServer(app, new Uri(address.EndsWith('/') ? address : address + "/"));

@@ -232,18 +232,138 @@ function drawProduct() {
   });
 }
 
-async function showTransformer() {
-  const presets = $('preset');
-  if (!presets.options.length) {
-    for (const name of await api('/api/presets')) presets.add(new Option(name, name));
-    presets.value = 'gpt-175b';
+// The calculator: every setting is a `remat memory` option; the answer is that command's JSON (GET /api/memory).
+const fields = [
+  ['preset', 'Model', 'select'], ['layers', 'Layers'], ['hidden', 'Hidden size'], ['heads', 'Heads'], ['kv-heads', 'KV heads'],
+  ['ffn', 'FFN size'], ['vocab', 'Vocabulary'], ['gated', 'SwiGLU', 'check'], ['seq', 'Sequence'], ['micro-batch', 'Micro-batch'],
+  ['micro-batches', 'Micro-batches'], ['tp', 'Tensor parallel'], ['pp', 'Pipeline parallel'], ['interleave', 'Interleaved chunks'],
+  ['sp', 'Sequence parallel', 'check'], ['dp', 'Data parallel'], ['zero', 'ZeRO stage', 'select', ['0', '1', '2', '3']],
+  ['recompute', 'Recompute', 'select', ['none', 'selective', 'full']], ['recompute-layers', 'Full layers per stage'],
+  ['activation-bytes', 'Activation dtype', 'select', [['2', 'bf16/fp16'], ['4', 'fp32']]], ['flash', 'Flash attention', 'check'],
+  ['gpu-memory', 'GPU memory', 'text'],
+];
+const defaults = { preset: 'gpt-175b', 'gpu-memory': '80GiB' };
+const calculator = { results: {} };
+
+async function buildCalculator() {
+  const presets = await api('/api/presets');
+  for (const side of ['a', 'b']) {
+    const form = $('config-' + side);
+    form.innerHTML = '<h2>Configuration ' + side.toUpperCase() + '</h2>';
+    for (const [name, label, kind, options] of fields) {
+      const id = side + '-' + name;
+      const l = document.createElement('label');
+      l.htmlFor = id;
+      l.textContent = label;
+      let input;
+      if (kind === 'select') {
+        input = document.createElement('select');
+        const list = name === 'preset' ? [['', 'custom'], ...presets.map(p => [p, p])] : options.map(o => Array.isArray(o) ? o : [o, o]);
+        for (const [value, text] of list) input.add(new Option(text, value));
+      } else {
+        input = document.createElement('input');
+        input.type = kind === 'check' ? 'checkbox' : kind === 'text' ? 'text' : 'number';
+        if (input.type === 'number') input.min = name === 'zero' ? 0 : 1;
+        if (kind !== 'check') input.placeholder = name === 'preset' ? '' : 'default';
+      }
+      input.id = id;
+      input.name = name;
+      input.addEventListener('change', () => { saveCalculator(); refreshCalculator(side); });
+      form.append(l, input);
+    }
   }
-  const t = await api('/api/transformer?preset=' + encodeURIComponent(presets.value));
-  chart('transformer', {
+}
+
+function settings(side) {
+  const q = new URLSearchParams();
+  for (const [name, , kind] of fields) {
+    const input = $(side + '-' + name);
+    if (kind === 'check') { if (input.checked) q.set(name, 'true'); }
+    else if (input.value !== '') q.set(name, input.value);
+  }
+  return q;
+}
+
+function load(side, query) {
+  const q = new URLSearchParams(query);
+  for (const [name, , kind] of fields) {
+    const input = $(side + '-' + name);
+    const value = q.has(name) ? q.get(name) : (defaults[name] || '');
+    if (kind === 'check') input.checked = value === 'true'; else input.value = value;
+  }
+}
+
+function saveCalculator() {
+  const hash = '#transformer?a=' + encodeURIComponent(settings('a')) + '&b=' + encodeURIComponent(settings('b'));
+  history.replaceState(null, '', hash);
+}
+
+function command(q) {
+  const parts = ['remat memory'];
+  for (const [name, value] of q) parts.push(value === 'true' ? '--' + name : '--' + name + ' ' + value);
+  return parts.join(' ') + ' --recommend';
+}
+
+async function refreshCalculator(side) {
+  const verdict = $('verdict-' + side);
+  const q = settings(side);
+  try {
+    const r = await api('/api/memory?' + q);
+    calculator.results[side] = r;
+    const gib = b => fmtBytes(b);
+    const fit = r.fits ? '<span class="fits">fits</span>, ' + gib(r.marginBytes) + ' to spare'
+      : '<span class="over">does not fit</span>, ' + gib(-r.marginBytes) + ' over';
+    const rec = r.recommendation
+      ? 'Cheapest setting that fits: <b>' + r.recommendation.recompute + ' recompute' +
+        (r.recommendation.fullyRecomputedLayers ? ' + ' + r.recommendation.fullyRecomputedLayers + ' full layers per stage' : '') +
+        '</b>, ' + gib(r.recommendation.totalBytes) + ', +' + (100 * r.recommendation.recomputeOverhead).toFixed(1) + '% compute.'
+      : 'Nothing fits, even full recompute: add tensor or pipeline parallelism, ZeRO, or a smaller micro-batch.';
+    verdict.innerHTML = '<b>' + side.toUpperCase() + ':</b> ' + gib(r.totalBytes) + ' per GPU of ' + gib(r.gpuBytes) + ': ' + fit +
+      '. This setting costs +' + (100 * r.recomputeOverhead).toFixed(1) + '% compute. ' + rec + '<code></code>';
+    verdict.querySelector('code').textContent = command(q);
+  } catch (e) {
+    calculator.results[side] = null;
+    verdict.textContent = side.toUpperCase() + ': ' + (e.error || String(e));
+  }
+  drawCalculator();
+}
+
+function drawCalculator() {
+  const sides = ['a', 'b'].filter(s => calculator.results[s]);
+  const terms = [];
+  for (const s of sides) {
+    const r = calculator.results[s];
+    for (const t of [...r.modelStateTerms, ...r.activationTerms]) if (!terms.includes(t.name)) terms.push(t.name);
+  }
+  const colors = ['#1e3a8a', '#3b82f6', '#93c5fd', '#16a34a', '#86efac', '#f59e0b', '#fcd34d', '#dc2626', '#a855f7', '#6b7280'];
+  const value = (s, name) => {
+    const r = calculator.results[s];
+    const t = [...r.modelStateTerms, ...r.activationTerms].find(x => x.name === name);
+    return t ? t.bytes / 1024 / MiB : 0;
+  };
+  chart('calculator', {
     type: 'bar',
-    data: { labels: t.techniques.map(x => x.label), datasets: [{ label: 'activation memory per layer (MiB)', data: t.techniques.map(x => x.peakBytes / MiB), backgroundColor: '#3b82f6' }] },
-    options: { animation: false, maintainAspectRatio: false, plugins: { title: { display: true, text: t.preset + ': activations of one layer per GPU' } } },
+    data: {
+      labels: sides.map(s => 'Configuration ' + s.toUpperCase()),
+      datasets: [
+        ...terms.map((name, i) => ({ label: name, data: sides.map(s => value(s, name)), backgroundColor: colors[i % colors.length], stack: 'memory' })),
+        { type: 'line', label: 'GPU memory', data: sides.map(s => calculator.results[s].gpuBytes / 1024 / MiB), borderColor: '#111827', borderDash: [6, 4], pointRadius: 6, showLine: false },
+      ],
+    },
+    options: { animation: false, maintainAspectRatio: false,
+      scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: 'GiB per GPU' } } },
+      plugins: { title: { display: true, text: 'Memory per GPU by term' } } },
   });
+}
+
+async function showTransformer() {
+  if (!$('a-preset')) await buildCalculator();
+  const hash = location.hash.split('?')[1] || '';
+  const q = new URLSearchParams(hash);
+  load('a', q.get('a') || '');
+  load('b', q.get('b') || (q.get('a') || 'recompute=selective'));
+  saveCalculator();
+  await Promise.all([refreshCalculator('a'), refreshCalculator('b')]);
 }
 
 function selectTab(name) {
@@ -269,7 +389,6 @@ function wire() {
   $('step').addEventListener('click', () => setFrame(state.frame + 1));
   $('tab-chain').addEventListener('click', () => selectTab('chain'));
   $('tab-transformer').addEventListener('click', () => selectTab('transformer'));
-  $('preset').addEventListener('change', showTransformer);
   document.addEventListener('keydown', e => {
     if (e.target.tagName === 'INPUT' || e.target.tagName === 'SELECT') return;
     if (e.key === ' ') { e.preventDefault(); play(); }
@@ -291,5 +410,5 @@ if (staticData) {
 } else {
   wire();
   refreshChain();
-  if (location.hash === '#transformer') selectTab('transformer');
+  if (location.hash.startsWith('#transformer')) selectTab('transformer');
 }

@@ -29,23 +29,24 @@ public static class TrainingMemory
         var act = setup.Activations;
         double s = act.Sequence, b = act.MicroBatch, h = shape.Hidden, v = shape.Vocab, t = act.TensorParallel;
         int p = setup.PipelineParallel, perStage = shape.Layers / p, full = setup.FullyRecomputedLayers;
+        int inFlight = setup.MicroBatches > 0 ? Math.Min(p, setup.MicroBatches) : p; // 1F1B: the first stage's warm-up
         var layerTerms = ActivationMemory.PerLayer(shape, act, setup.Recompute);
         double perLayer = layerTerms.Sum(x => x.Bytes);
         double fullLayer = ActivationMemory.PerLayerBytes(shape, act, Recompute.Full);
-        // 1F1B: the first stage holds p micro-batches of L/p layers, L layers' worth; the interleaved schedule
+        // 1F1B: the first stage holds p micro-batches of L/p layers (fewer when the step has fewer), L layers' worth; the interleaved schedule
         // with m > 1 chunks per stage multiplies that by 1 + (p-1)/(p*m) (section 4.2.3).
         double interleave = setup.InterleavedChunks > 1 ? 1 + (p - 1.0) / (p * setup.InterleavedChunks) : 1;
         double Replicated(double bytes) => act.SequenceParallel ? bytes / t : bytes;
         var activations = new List<MemoryTerm>
         {
-            new($"layers: {p} micro-batches in flight x {perStage - full} layers at {Name(setup.Recompute)}" +
+            new($"layers: {inFlight} micro-batches in flight x {perStage - full} layers at {Name(setup.Recompute)}" +
                 (interleave > 1 ? $" x {interleave:0.###} (interleaved)" : ""),
-                p * (perStage - full) * perLayer * interleave),
+                inFlight * (perStage - full) * perLayer * interleave),
         };
         if (full > 0)
-            activations.Add(new($"layers: {p} micro-batches in flight x {full} fully recomputed layers", p * full * fullLayer * interleave));
+            activations.Add(new($"layers: {inFlight} micro-batches in flight x {full} fully recomputed layers", inFlight * full * fullLayer * interleave));
         if (act.Dropout)
-            activations.Add(new("embedding dropout masks", p * Replicated(s * b * h)));
+            activations.Add(new("embedding dropout masks", inFlight * Replicated(s * b * h)));
         if (p == 1)
         {
             activations.Add(new("final layer norm input", Replicated(act.ActivationBytes * s * b * h)));

@@ -3,7 +3,8 @@ namespace Remat.Transformers;
 /// <summary>
 /// How a transformer is trained on each GPU: the activation layout, pipeline parallelism p (with m interleaved
 /// chunks per stage), data parallelism d with a ZeRO stage, and the recomputation: a mode for every layer and,
-/// on top of it, a number of fully recomputed layers in each pipeline stage.
+/// on top of it, a number of fully recomputed layers in each pipeline stage. <see cref="MicroBatches"/> is the
+/// number of micro-batches of a step (0: at least p); under 1F1B the first stage holds min(p, that) in flight.
 /// </summary>
 public sealed record TrainingSetup(
     ActivationSetup Activations,
@@ -13,7 +14,7 @@ public sealed record TrainingSetup(
     int ZeroStage = 0,
     Recompute Recompute = Recompute.None,
     int FullyRecomputedLayers = 0,
-    int GlobalBatch = 0)
+    int MicroBatches = 0)
 {
     /// <summary>Throws <see cref="ArgumentException"/> naming the setting when the setup cannot run the shape.</summary>
     public void Validate(TransformerShape shape)
@@ -28,6 +29,8 @@ public sealed record TrainingSetup(
             throw new ArgumentException($"the pipeline-parallel size ({PipelineParallel}) must divide the layers ({shape.Layers}).");
         if (InterleavedChunks < 1 || (shape.Layers / PipelineParallel) % InterleavedChunks != 0)
             throw new ArgumentException($"the interleaved chunks ({InterleavedChunks}) must divide the layers of a pipeline stage ({shape.Layers / PipelineParallel}).");
+        if (MicroBatches < 0)
+            throw new ArgumentException($"the number of micro-batches is {MicroBatches}; give 1 or more (0 means at least the pipeline-parallel size).");
         if (DataParallel < 1)
             throw new ArgumentException($"the data-parallel size is {DataParallel}; it must be at least 1.");
         if (a.TensorParallel > shape.Heads || PipelineParallel > shape.Layers)
