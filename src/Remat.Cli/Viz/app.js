@@ -242,7 +242,8 @@ const fields = [
   ['activation-bytes', 'Activation dtype', 'select', [['2', 'bf16/fp16'], ['4', 'fp32']]], ['flash', 'Flash attention', 'check'],
   ['gpu-memory', 'GPU memory', 'text'],
 ];
-const defaults = { preset: 'gpt-175b', 'gpu-memory': '80GiB' };
+const defaults = { preset: 'gpt-175b', 'gpu-memory': '80GiB', zero: '0', recompute: 'none', 'activation-bytes': '2' };
+const implied = ['zero', 'recompute', 'activation-bytes']; // left out of the link and the command at their default
 const calculator = { results: {} };
 
 async function buildCalculator() {
@@ -279,7 +280,7 @@ function settings(side) {
   for (const [name, , kind] of fields) {
     const input = $(side + '-' + name);
     if (kind === 'check') { if (input.checked) q.set(name, 'true'); }
-    else if (input.value !== '') q.set(name, input.value);
+    else if (input.value !== '' && !(implied.includes(name) && input.value === defaults[name])) q.set(name, input.value);
   }
   return q;
 }
@@ -315,7 +316,7 @@ async function refreshCalculator(side) {
       : '<span class="over">does not fit</span>, ' + gib(-r.marginBytes) + ' over';
     const rec = r.recommendation
       ? 'Cheapest setting that fits: <b>' + r.recommendation.recompute + ' recompute' +
-        (r.recommendation.fullyRecomputedLayers ? ' + ' + r.recommendation.fullyRecomputedLayers + ' full layers per stage' : '') +
+        (r.recommendation.fullyRecomputedLayers ? ' + ' + r.recommendation.fullyRecomputedLayers + ' fully recomputed layer' + (r.recommendation.fullyRecomputedLayers > 1 ? 's' : '') + ' per stage' : '') +
         '</b>, ' + gib(r.recommendation.totalBytes) + ', +' + (100 * r.recommendation.recomputeOverhead).toFixed(1) + '% compute.'
       : 'Nothing fits, even full recompute: add tensor or pipeline parallelism, ZeRO, or a smaller micro-batch.';
     verdict.innerHTML = '<b>' + side.toUpperCase() + ':</b> ' + gib(r.totalBytes) + ' per GPU of ' + gib(r.gpuBytes) + ': ' + fit +
