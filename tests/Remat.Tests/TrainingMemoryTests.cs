@@ -25,6 +25,19 @@ public class TrainingMemoryTests
     }
 
     [Fact]
+    public void A_step_of_fewer_micro_batches_than_stages_holds_only_those_in_flight()
+    {
+        var act = new ActivationSetup(2048, 1, 8, SequenceParallel: true);
+        var all = TrainingMemory.Estimate(Gpt22B, new TrainingSetup(act, PipelineParallel: 4));
+        var two = TrainingMemory.Estimate(Gpt22B, new TrainingSetup(act, PipelineParallel: 4, MicroBatches: 2));
+        var many = TrainingMemory.Estimate(Gpt22B, new TrainingSetup(act, PipelineParallel: 4, MicroBatches: 64));
+        Close(all.Activations[0].Bytes / 2, two.Activations[0].Bytes, "2 micro-batches in flight of p = 4");
+        Close(all.ActivationBytesTotal, many.ActivationBytesTotal, "64 micro-batches: p = 4 in flight");
+        Assert.Contains("2 micro-batches in flight", two.Activations[0].Name);
+        Assert.Throws<ArgumentException>(() => TrainingMemory.Estimate(Gpt22B, new TrainingSetup(act, PipelineParallel: 4, MicroBatches: -1)));
+    }
+
+    [Fact]
     public void Without_pipelining_the_output_layer_adds_4sbh_over_t_times_1_plus_v_over_h()
     {
         // Korthikanti et al. 2022, section 4.3, with sequence parallelism: final layer norm and output layer inputs

@@ -20,6 +20,18 @@ public class ServerTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
     }
 
     [Fact]
+    public async Task The_calculator_api_refuses_an_unknown_setting_and_a_bad_value_with_the_reason()
+    {
+        using var http = new HttpClient { BaseAddress = fixture.Address };
+        using var unknown = await http.GetAsync("api/memory?preset=gpt-175b&tensorparallel=8");
+        Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+        Assert.Contains("unknown setting 'tensorparallel'", await unknown.Content.ReadAsStringAsync());
+        using var bad = await http.GetAsync("api/memory?preset=gpt-175b&pp=7");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains("must divide the layers", await bad.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task Bad_requests_get_a_400_with_the_reason()
     {
         using var http = new HttpClient { BaseAddress = fixture.Address };
