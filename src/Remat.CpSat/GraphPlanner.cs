@@ -1,4 +1,5 @@
 using Google.OrTools.Sat;
+using Remat.Planners;
 
 namespace Remat.CpSat;
 
@@ -34,6 +35,8 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
         var storeAll = graph.StoreAll();
         if (GraphSimulator.Run(graph, storeAll).PeakBytes <= budgetBytes)
             model.Hint(storeAll);
+        else if (graph.IsChain && budgetBytes >= Optimal.MinimumBudget(graph.ToChain()))
+            model.Hint(new Optimal(budgetBytes).Plan(graph.ToChain())); // the chain program's plan: a first solution
         var (status, solver) = Solve(model);
         if (status == CpSolverStatus.Infeasible)
             throw new InfeasibleBudgetException("cpsat", budgetBytes, MinimumBudget(graph, timeLimit));
