@@ -82,6 +82,35 @@ public class PageTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
         Assert.Equal(frame, await page.EvaluateAsync<int>("() => state.frame"));
     }
 
+    [Fact]
+    public async Task The_claims_are_measured_on_the_chain_on_screen_and_the_ops_are_drawn_along_time()
+    {
+        var (page, errors) = await Open();
+        await page.WaitForFunctionAsync("() => state.concept !== null && state.charts.scaling && state.charts.gantt");
+        var growth = await page.EvaluateAsync<double[]>(
+            "() => { const p = state.concept.scaling, a = p[0], z = p[p.length - 1]; return [z.storeAllBytes / a.storeAllBytes, z.sqrtBytes / a.sqrtBytes, z.layers / a.layers]; }");
+        Assert.True(growth[0] > 0.8 * growth[2], $"store-all should grow about like L: x{growth[0]:0.0} for x{growth[2]:0.0} layers");
+        Assert.True(growth[1] < 0.6 * growth[0], $"sqrt(L) checkpointing should grow far slower than store-all: x{growth[1]:0.0} against x{growth[0]:0.0}");
+        string claims = await page.InnerTextAsync("#claims");
+        Assert.Contains("33.3%", claims); // the uniform chain's backward costs two forwards
+        Assert.Contains("Selective recompute", claims);
+        int bars = await page.EvaluateAsync<int>("() => state.charts.gantt.data.datasets.reduce((n, d) => n + d.data.length, 0)");
+        Assert.Equal(await page.EvaluateAsync<int>("() => state.plan.ops.filter(o => o.op !== 'Loss').length"), bars);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task Two_hundred_layers_are_planned_and_drawn()
+    {
+        // 400 layers work too, but the trade-off view plans the frontier for over a minute there (docs/viz.md).
+        var (page, errors) = await Open();
+        await page.EvalOnSelectorAsync("#layers", "e => { e.value = 200; e.dispatchEvent(new Event('change')); }");
+        await page.WaitForFunctionAsync("() => state.plan.stages.length === 200 && state.concept.scaling.at(-1).layers === 200", null,
+            new PageWaitForFunctionOptions { Timeout = 120_000 });
+        Assert.Equal(200, await page.Locator("#chain .layer").CountAsync());
+        Assert.Empty(errors);
+    }
+
     /// <summary>The page at a shared calculator link, once both configurations have their answer.</summary>
     private async Task<(IPage Page, List<string> Errors)> OpenCalculator(string a, string b)
     {

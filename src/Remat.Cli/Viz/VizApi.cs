@@ -1,4 +1,5 @@
 using Remat.Planners;
+using Remat.Transformers;
 
 namespace Remat.Cli.Viz;
 
@@ -38,6 +39,16 @@ internal sealed record SegmentPoint(int Segments, long PeakBytes, double Time, d
 
 /// <summary>The trade-off of a chain: the frontier, every strategy, and the product curve over segments.</summary>
 internal sealed record TradeoffResponse(IReadOnlyList<Point> Frontier, IReadOnlyList<Point> Strategies, Point SqrtPoint, IReadOnlyList<SegmentPoint> Segments, int SqrtSegments);
+
+/// <summary>Peak memory of the first <see cref="Layers"/> layers: store-all's, periodic checkpointing's with round(sqrt L) segments, and the least any schedule needs.</summary>
+internal sealed record ScalingPoint(int Layers, long StoreAllBytes, long SqrtBytes, long MinimumBytes);
+
+/// <summary>A recompute mode of a transformer layer: what it keeps, and what it costs.</summary>
+internal sealed record RecomputePoint(string Mode, double ActivationBytesPerLayer, double ComputeOverhead);
+
+/// <summary>The concept's claims, measured on the chain on screen (and, for selective recompute, on a transformer).</summary>
+internal sealed record ConceptResponse(
+    IReadOnlyList<ScalingPoint> Scaling, double ForwardShare, double SqrtOverhead, int SqrtSegments, string Transformer, IReadOnlyList<RecomputePoint> Recompute);
 
 /// <summary>The requests of the page's JSON API, answered by the core planners and simulator.</summary>
 internal static class VizApi
@@ -114,6 +125,34 @@ internal static class VizApi
             return new SegmentPoint(n, t.PeakBytes, t.Time, (double)t.PeakBytes * t.Time);
         }).ToList();
         return new TradeoffResponse(frontier, strategies, strategies[1], segments, sqrt);
+    }
+
+    /// <summary>
+    /// The seed's claims on this chain: peak memory over depth for store-all (O(L)) and sqrt(L) checkpointing
+    /// (O(sqrt L)), over the chain's first layers; what one extra forward costs (sum f / (sum f + sum b)) against what the
+    /// sqrt(L) plan costs; and selective against full recompute of a GPT-175B layer (t = 8, sequence parallel).
+    /// </summary>
+    public static ConceptResponse Concept(ChainRequest request)
+    {
+        var chain = Chain(request);
+        if (chain.Length > MaxLayers)
+            throw new UsageException($"the concept view measures chains of up to {MaxLayers} stages; this one has {chain.Length}.");
+        var lengths = Enumerable.Range(1, 12).Select(i => Math.Max(1, (int)Math.Round(chain.Length * i / 12.0))).Distinct();
+        var scaling = lengths.Select(l =>
+        {
+            var prefix = new Chain(chain.InputBytes, chain.Stages.Take(l), chain.Name);
+            long Peak(IPlanner planner) => Simulator.Run(prefix, planner.Plan(prefix)).PeakBytes;
+            return new ScalingPoint(l, Peak(new StoreAll()), Peak(new Periodic()), Optimal.MinimumBudget(prefix));
+        }).ToList();
+        double f = chain.Stages.Sum(s => s.ForwardTime), b = chain.Stages.Sum(s => s.BackwardTime);
+        var sqrt = Simulator.Run(chain, new Periodic().Plan(chain));
+        var gpt = TransformerPreset.Find("gpt-175b")!;
+        var act = new ActivationSetup(gpt.Sequence, 1, gpt.TensorParallel, SequenceParallel: true, Dropout: gpt.Dropout);
+        var recompute = new[] { Recompute.None, Recompute.Selective, Recompute.Full }
+            .Select(r => new RecomputePoint(TrainingMemory.Name(r), ActivationMemory.PerLayerBytes(gpt.Shape, act, r),
+                ComputeCost.RecomputeOverhead(gpt.Shape, new TrainingSetup(act, gpt.PipelineParallel, Recompute: r))))
+            .ToList();
+        return new ConceptResponse(scaling, f / (f + b), sqrt.Time / chain.BaselineTime - 1, new Periodic().SegmentsFor(chain.Length), gpt.Name, recompute);
     }
 
     /// <summary>The settings of <c>remat memory</c> the calculator sends, by name; flags take true or false.</summary>

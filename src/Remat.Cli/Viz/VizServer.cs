@@ -39,6 +39,7 @@ internal sealed class VizServer : IAsyncDisposable
         MapAsset(app, "/vendor/chart.umd.min.js", "chart.umd.min.js", "text/javascript; charset=utf-8");
         app.MapPost("/api/plan", (PlanRequest request) => Answer(() => VizApi.Plan(request)));
         app.MapPost("/api/tradeoff", (ChainRequest request) => Answer(() => VizApi.Tradeoff(request)));
+        app.MapPost("/api/concept", (ChainRequest request) => Answer(() => VizApi.Concept(request)));
         app.MapGet("/api/presets", () => Remat.Transformers.TransformerPreset.All.Select(p => p.Name));
         app.MapGet("/api/memory", (HttpRequest request) =>
         {

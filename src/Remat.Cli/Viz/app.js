@@ -6,7 +6,7 @@ const MiB = 1024 * 1024;
 const fmtBytes = b => b >= 1024 * MiB ? (b / 1024 / MiB).toFixed(2) + ' GiB' : (b / MiB).toFixed(1) + ' MiB';
 const fmtNum = x => Number(x.toFixed(3)).toString();
 const staticData = window.REMAT_STATIC || null;
-const state = { plan: null, tradeoff: null, chainJson: null, frame: 0, timer: null, charts: {} };
+const state = { plan: null, tradeoff: null, concept: null, chainJson: null, frame: 0, timer: null, charts: {} };
 
 async function api(path, body) {
   const response = await fetch(path, body === undefined ? undefined
@@ -40,6 +40,8 @@ async function refreshChain() {
     state.tradeoff = await api('/api/tradeoff', chainRequest());
     drawTradeoff();
     drawProduct();
+    state.concept = await api('/api/concept', chainRequest());
+    drawConcept();
     await refreshPlan();
   } catch (e) {
     showError(e.error || String(e));
@@ -71,7 +73,53 @@ function showPlan() {
   buildChain();
   setFrame(0);
   drawMemory();
+  drawGantt();
   drawTradeoff();
+}
+
+// The operations along the compute time, one bar each: what each one costs and where the recomputations fall.
+function drawGantt() {
+  const p = state.plan, seen = new Set(), kinds = { first: [], again: [], record: [], backward: [] };
+  p.ops.forEach((o, i) => {
+    const start = i === 0 ? 0 : p.timeAfter[i - 1], end = p.timeAfter[i];
+    if (end === start) return;
+    const kind = o.op === 'B' ? 'backward' : o.op === 'Fe' ? 'record' : seen.has(o.stage) ? 'again' : 'first';
+    if (o.op !== 'B') seen.add(o.stage);
+    kinds[kind].push({ x: [start, end], y: 'ops', op: describe(o) });
+  });
+  const style = { first: ['first forward', '#93c5fd'], again: ['recomputed forward', '#dc2626'], record: ['recording forward', '#16a34a'], backward: ['backward', '#6b7280'] };
+  chart('gantt', {
+    type: 'bar',
+    data: { datasets: Object.entries(kinds).map(([k, data]) => ({ label: style[k][0], data, backgroundColor: style[k][1], borderWidth: 0, barPercentage: 1, categoryPercentage: 1 })) },
+    options: { animation: false, maintainAspectRatio: false, indexAxis: 'y', parsing: { xAxisKey: 'x', yAxisKey: 'y' },
+      scales: { x: { type: 'linear', min: 0, max: p.time, title: { display: true, text: 'compute time' } }, y: { type: 'category', labels: ['ops'], stacked: true } },
+      plugins: { tooltip: { callbacks: { label: c => c.raw.op } } } },
+  });
+}
+
+// The seed's claims, with this chain's numbers: O(L) against O(sqrt L), the price of one recompute, selective recompute.
+function drawConcept() {
+  const c = state.concept, pts = c.scaling, last = pts[pts.length - 1], first = pts[0];
+  const line = (label, key, color) => ({ label, data: pts.map(q => ({ x: q.layers, y: q[key] / MiB })), borderColor: color, backgroundColor: color, pointRadius: 3 });
+  chart('scaling', {
+    type: 'line',
+    data: { datasets: [line('store-all: O(L)', 'storeAllBytes', '#6b7280'), line('√L segments: O(√L)', 'sqrtBytes', '#3b82f6'), line('least any schedule needs', 'minimumBytes', '#16a34a')] },
+    options: { animation: false, maintainAspectRatio: false, parsing: false,
+      scales: { x: { type: 'linear', title: { display: true, text: 'layers (the first L of this chain)' } }, y: { title: { display: true, text: 'peak memory (MiB)' } } },
+      plugins: { title: { display: true, text: 'Peak memory over depth' } } },
+  });
+  const grow = key => (last[key] / first[key]).toFixed(1);
+  const pct = x => (100 * x).toFixed(1) + '%';
+  const [none, selective, full] = c.recompute;
+  $('claims').innerHTML =
+    `<p><b>O(√L) against O(L).</b> From ${first.layers} to ${last.layers} layers, store-all's peak grows ×${grow('storeAllBytes')} ` +
+    `and the √L plan's ×${grow('sqrtBytes')}; √(${last.layers}/${first.layers}) = ${Math.sqrt(last.layers / first.layers).toFixed(1)}.</p>` +
+    `<p><b>One recompute costs about a third.</b> A forward is ${pct(c.forwardShare)} of a step here (Σf / (Σf + Σb); 33% when a backward ` +
+    `costs two forwards). The √L plan (${c.sqrtSegments} segments) recomputes all but its last segment once: +${pct(c.sqrtOverhead)} by the simulator.</p>` +
+    `<p><b>Memory × compute over segments</b> is the right chart above: its minimum sits near √L.</p>` +
+    `<p><b>Selective recompute.</b> On a ${c.transformer} layer (t = 8, sequence parallel), recomputing only the attention's softmax and dropout ` +
+    `keeps ${pct(selective.activationBytesPerLayer / none.activationBytesPerLayer)} of the activations for +${pct(selective.computeOverhead)} compute; ` +
+    `full recompute keeps ${pct(full.activationBytesPerLayer / none.activationBytesPerLayer)} for +${pct(full.computeOverhead)} (the calculator tab has the rest).</p>`;
 }
 
 function buildChain() {
