@@ -25,7 +25,7 @@ public class ExactProgramTests(ITestOutputHelper output)
         for (int trial = 0; trial < trials; trial++)
         {
             var chain = RandomChains.Make(rng, 1 + trial % 7, temps: trial % 3 != 0); // sizes of 0 to 10 bytes: no common divisor
-            long exactMin = ExhaustiveSearch.MinimumPeak(chain), programMin = new ExactMinimumPeak(chain).PeakBytes;
+            long exactMin = ExhaustiveSearch.MinimumPeak(chain), programMin = ExactMinimumPeak.For(chain).PeakBytes;
             long rotorMin = new RotorMinimumPeak(chain).PeakBytes;
             Assert.True(exactMin <= programMin && programMin <= rotorMin,
                 $"trial {trial}: least peaks: exhaustive {exactMin}, the program {programMin}, rotor {rotorMin}; expected them in that order");
@@ -62,7 +62,7 @@ public class ExactProgramTests(ITestOutputHelper output)
         for (int trial = 0; trial < 400; trial++)
         {
             var chain = RandomChains.Make(rng, rng.Next(3, 9));
-            var least = new ExactMinimumPeak(chain);
+            var least = ExactMinimumPeak.For(chain);
             if (least.PeakBytes >= new RotorMinimumPeak(chain).PeakBytes)
                 continue;
             found++;

@@ -9,25 +9,31 @@ namespace Remat.Planners;
 /// </summary>
 internal sealed class ExactMinimumPeak : IChooser
 {
+    // Chains are immutable, so a chain's program is computed once: the frontier and the page plan one chain many times.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Chain, ExactMinimumPeak> Computed = [];
+
+    /// <summary>The program for <paramref name="chain"/>, computed on its first use.</summary>
+    public static ExactMinimumPeak For(Chain chain) => Computed.GetValue(chain, c => new ExactMinimumPeak(c));
+
     private readonly Sizes _sizes;
     private readonly long[][] _interval, _top; // [holding][interval or s]
-    private readonly Candidate[][] _intervalChoice, _topChoice;
+    private readonly int[][] _intervalChoice, _topChoice; // the chosen move and j, packed (Pack)
 
-    public ExactMinimumPeak(Chain chain)
+    private ExactMinimumPeak(Chain chain)
     {
         int L = chain.Length;
         RotorMinimumPeak.CheckLength(L);
         _sizes = new Sizes(chain, 1);
         _interval = new long[3][];
         _top = new long[3][];
-        _intervalChoice = new Candidate[3][];
-        _topChoice = new Candidate[3][];
+        _intervalChoice = new int[3][];
+        _topChoice = new int[3][];
         for (int h = 0; h < 3; h++)
         {
             _interval[h] = new long[Pairs.Count(L)];
-            _intervalChoice[h] = new Candidate[Pairs.Count(L)];
+            _intervalChoice[h] = new int[Pairs.Count(L)];
             _top[h] = new long[L + 2];
-            _topChoice[h] = new Candidate[L + 2];
+            _topChoice[h] = new int[L + 2];
             _top[h][L + 1] = _sizes.LossNeed((Holding)h);
         }
         for (int d = 0; d < L; d++)
@@ -48,10 +54,12 @@ internal sealed class ExactMinimumPeak : IChooser
     private long Peak(Part part) =>
         part.Top ? _top[(int)part.Holding][part.S] : _interval[(int)part.Holding][Pairs.Index(part.S, part.T)];
 
-    private (long, Candidate) Best(Holding holding, int s, int t, bool top)
+    private static int Pack(Candidate c) => (int)c.Move << 24 | c.J;
+
+    private (long, int) Best(Holding holding, int s, int t, bool top)
     {
         long best = long.MaxValue;
-        Candidate choice = default;
+        int choice = 0;
         foreach (var c in _sizes.Candidates(holding, s, t, top))
         {
             if (c.Move == Move.Checkpoint && c.Need >= best)
@@ -62,11 +70,14 @@ internal sealed class ExactMinimumPeak : IChooser
             if (c.Second is { } second)
                 peak = Math.Max(peak, second.Shift + Peak(second));
             if (peak < best)
-                (best, choice) = (peak, c);
+                (best, choice) = (peak, Pack(c));
         }
         return (best, choice);
     }
 
-    public Candidate Choose(Holding holding, int s, int t, bool top, long memory) =>
-        top ? _topChoice[(int)holding][s] : _intervalChoice[(int)holding][Pairs.Index(s, t)];
+    public Candidate Choose(Holding holding, int s, int t, bool top, long memory)
+    {
+        int choice = top ? _topChoice[(int)holding][s] : _intervalChoice[(int)holding][Pairs.Index(s, t)];
+        return _sizes.Candidates(holding, s, t, top).First(c => Pack(c) == choice);
+    }
 }

@@ -22,16 +22,16 @@ internal sealed class ExactTable : IChooser
 
     /// <summary>
     /// Refuses a table whose work passes <see cref="MaxWork"/> (about 20 s on the 2-core machine of docs/benchmarks.md),
-    /// naming the number of slots that fits: L^3/2 * K cells, the loop over the checkpoint of every interval, for each
-    /// of the three ways of holding its input, at every memory.
+    /// naming the number of slots that fits: L^3/3 * K cells, two loops over the checkpoint of every interval (the
+    /// record and both-ways rows share one) at every memory.
     /// </summary>
     public static void CheckWork(int length, int slots)
     {
         double cube = (double)length * length * length;
-        if (cube / 2 * slots > MaxWork)
+        if (cube / 3 * slots > MaxWork)
             throw new PlanningLimitException(
                 $"the dynamic program for {length} stages and {slots} slots is too long a computation; " +
-                $"use --slots {Math.Max(1, (int)(MaxWork * 2 / cube))} or fewer stages.");
+                $"use --slots {Math.Max(1, (int)(MaxWork * 3 / cube))} or fewer stages.");
     }
 
     /// <summary>Builds the table for memories 0 .. <paramref name="slots"/> slots of <paramref name="slotBytes"/> bytes.</summary>
@@ -58,18 +58,9 @@ internal sealed class ExactTable : IChooser
             _topFrom[h][L + 1] = FirstFinite(loss);
         }
         for (int d = 0; d < L; d++)
-            Parallel.For(0, 3 * (L - d), i =>
-            {
-                int h = i % 3, s = 1 + i / 3, p = Pairs.Index(s, s + d);
-                _interval[h][p] = Compute((Holding)h, s, s + d, false);
-                _intervalFrom[h][p] = FirstFinite(_interval[h][p]);
-            });
+            Parallel.For(0, 2 * (L - d), i => Compute(1 + i / 2, 1 + i / 2 + d, false, plain: i % 2 == 0));
         for (int s = L; s >= 1; s--)
-            Parallel.For(0, 3, h =>
-            {
-                _top[h][s] = Compute((Holding)h, s, L, true);
-                _topFrom[h][s] = FirstFinite(_top[h][s]);
-            });
+            Parallel.For(0, 2, i => Compute(s, L, true, plain: i == 0));
     }
 
     /// <summary>The least time of the whole chain with <paramref name="memory"/> slots, x0 included; infinity if none fits.</summary>
@@ -96,12 +87,67 @@ internal sealed class ExactTable : IChooser
     private int FromOf(Part part) =>
         part.Top ? _topFrom[(int)part.Holding][part.S] : _intervalFrom[(int)part.Holding][Pairs.Index(part.S, part.T)];
 
-    private float[] Compute(Holding holding, int s, int t, bool top)
+    /// <summary>
+    /// The row of s..t holding its input plain, or (<paramref name="plain"/> false) the rows holding it in a record and
+    /// both ways. Those two share their checkpoint moves: holding both ways, the first forward is Fn(s), which drops
+    /// the plain copy, so from then on it is the record's advance in the same memory. One loop over j serves both,
+    /// and the both-ways row takes it only where its larger first forward fits.
+    /// </summary>
+    private void Compute(int s, int t, bool top, bool plain)
     {
-        var best = Row();
-        foreach (var c in _sizes.Candidates(holding, s, t, top))
-            Relax(best, c);
-        return best;
+        if (plain)
+        {
+            var row = Row();
+            foreach (var c in _sizes.Candidates(Holding.Plain, s, t, top))
+                Relax(row, c);
+            Store(Holding.Plain, s, t, top, row);
+            return;
+        }
+        var checkpoints = Row();
+        Candidate? recordMove = null;
+        foreach (var c in _sizes.Candidates(Holding.Record, s, t, top))
+        {
+            if (c.Move == Move.Checkpoint)
+                Relax(checkpoints, c);
+            else
+                recordMove = c;
+        }
+        var record = (float[])checkpoints.Clone();
+        Relax(record, recordMove!.Value);
+        Store(Holding.Record, s, t, top, record);
+        var both = checkpoints;
+        long firstForward = long.MaxValue;
+        foreach (var c in _sizes.Candidates(Holding.Both, s, t, top))
+        {
+            if (c.Move == Move.Checkpoint)
+            {
+                firstForward = c.Need; // the least need of Both's advances: its needs only grow with j
+                break;
+            }
+        }
+        Array.Fill(both, float.PositiveInfinity, 0, (int)Math.Min(_slots + 1L, firstForward));
+        foreach (var c in _sizes.Candidates(Holding.Both, s, t, top))
+        {
+            if (c.Move == Move.Checkpoint)
+                break;
+            Relax(both, c);
+        }
+        Store(Holding.Both, s, t, top, both);
+    }
+
+    private void Store(Holding holding, int s, int t, bool top, float[] row)
+    {
+        if (top)
+        {
+            _top[(int)holding][s] = row;
+            _topFrom[(int)holding][s] = FirstFinite(row);
+        }
+        else
+        {
+            int p = Pairs.Index(s, t);
+            _interval[(int)holding][p] = row;
+            _intervalFrom[(int)holding][p] = FirstFinite(row);
+        }
     }
 
     /// <summary>The least memory at which a candidate fits: its own need, and each part at least at its row's first finite memory.</summary>

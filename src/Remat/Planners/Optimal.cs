@@ -36,7 +36,7 @@ public sealed class Optimal : IPlanner
 
     /// <summary>The smallest budget this planner meets for <paramref name="chain"/>.</summary>
     public static long MinimumBudget(Chain chain) =>
-        chain.Length <= ExactUpTo ? ExhaustiveSearch.MinimumPeak(chain) : new ExactMinimumPeak(chain).PeakBytes;
+        chain.Length <= ExactUpTo ? ExhaustiveSearch.MinimumPeak(chain) : ExactMinimumPeak.For(chain).PeakBytes;
 
     /// <inheritdoc />
     public Schedule Plan(Chain chain)
@@ -49,7 +49,7 @@ public sealed class Optimal : IPlanner
         long x0 = chain.InputBytes, rest = Math.Max(0, _budget - x0);
         int slots = (int)Math.Min(_slots + 1L, (x0 + slotBytes - 1) / slotBytes + rest / slotBytes);
         ExactTable.CheckWork(chain.Length, slots); // before any O(L^3) work
-        var least = new ExactMinimumPeak(chain);
+        var least = ExactMinimumPeak.For(chain);
         if (_budget < least.PeakBytes)
             throw new InfeasibleBudgetException(Name, _budget, least.PeakBytes);
         var candidates = new List<Schedule> { ExactFamily.Emit(Name, chain.Length, least, 0), new StoreAll().Plan(chain) };
