@@ -51,7 +51,7 @@ internal static class GainOverRotor
             {
                 var chain = Chain.Heterogeneous(length, seed);
                 long max = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes, min = Optimal.MinimumBudget(chain);
-                long rotorMin = RotorMinimum(chain);
+                long rotorMin = Rotor.MinimumBudget(chain);
                 foreach (double fraction in fractions)
                 {
                     long budget = min + (long)((max - min) * fraction);
@@ -72,19 +72,6 @@ internal static class GainOverRotor
                 }
             }
             Console.WriteLine($"| {length} | {cases} | {faster} | {(faster == 0 ? 0 : sum / faster):P2} | {largest:P2} | {none} |");
-        }
-    }
-
-    private static long RotorMinimum(Chain chain)
-    {
-        try
-        {
-            new Rotor(0).Plan(chain);
-            return 0;
-        }
-        catch (InfeasibleBudgetException e)
-        {
-            return e.MinimumBytes;
         }
     }
 }

@@ -50,7 +50,7 @@ public class PlannerPropertyTests(ITestOutputHelper output)
         {
             var chain = RandomChains.Make(rng, rng.Next(1, 7));
             long exactMin = ExhaustiveSearch.MinimumPeak(chain);
-            long rotorMin = RotorMinimum(chain);
+            long rotorMin = Rotor.MinimumBudget(chain);
             Assert.True(exactMin <= rotorMin, $"trial {trial}: exhaustive needs {exactMin}, more than rotor's {rotorMin}");
             long budget = RandomChains.Between(rng, exactMin, StoreAllPeak(chain));
             var exact = Simulator.Run(chain, new ExhaustiveSearch(budget).Plan(chain));
@@ -138,19 +138,6 @@ public class PlannerPropertyTests(ITestOutputHelper output)
         }
         Search(0);
         return best;
-    }
-
-    private static long RotorMinimum(Chain chain)
-    {
-        try
-        {
-            new Rotor(0).Plan(chain);
-            return 0;
-        }
-        catch (InfeasibleBudgetException e)
-        {
-            return e.MinimumBytes;
-        }
     }
 
     [Fact]

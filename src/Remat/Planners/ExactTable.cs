@@ -1,5 +1,3 @@
-using System.Numerics;
-using System.Runtime.InteropServices;
 using static Remat.Planners.ExactFamily;
 
 namespace Remat.Planners;
@@ -50,12 +48,12 @@ internal sealed class ExactTable : IChooser
             _intervalFrom[h] = new int[Pairs.Count(L)];
             _top[h] = new float[L + 2][];
             _topFrom[h] = new int[L + 2];
-            var loss = Row();
+            var loss = Rows.New(_slots);
             long need = _sizes.LossNeed((Holding)h);
             if (need <= slots)
                 Array.Fill(loss, 0, (int)need, slots + 1 - (int)need);
             _top[h][L + 1] = loss;
-            _topFrom[h][L + 1] = FirstFinite(loss);
+            _topFrom[h][L + 1] = Rows.FirstFinite(loss);
         }
         for (int d = 0; d < L; d++)
             Parallel.For(0, 2 * (L - d), i => Compute(1 + i / 2, 1 + i / 2 + d, false, plain: i % 2 == 0));
@@ -65,21 +63,6 @@ internal sealed class ExactTable : IChooser
 
     /// <summary>The least time of the whole chain with <paramref name="memory"/> slots, x0 included; infinity if none fits.</summary>
     public float Time(int memory) => _top[(int)Holding.Plain][1][memory];
-
-    private float[] Row()
-    {
-        var row = new float[_slots + 1];
-        Array.Fill(row, float.PositiveInfinity);
-        return row;
-    }
-
-    private int FirstFinite(float[] row)
-    {
-        int m = 0;
-        while (m <= _slots && float.IsPositiveInfinity(row[m]))
-            m++;
-        return m;
-    }
 
     private float[] RowOf(Part part) =>
         part.Top ? _top[(int)part.Holding][part.S] : _interval[(int)part.Holding][Pairs.Index(part.S, part.T)];
@@ -97,13 +80,13 @@ internal sealed class ExactTable : IChooser
     {
         if (plain)
         {
-            var row = Row();
+            var row = Rows.New(_slots);
             foreach (var c in _sizes.Candidates(Holding.Plain, s, t, top))
                 Relax(row, c);
             Store(Holding.Plain, s, t, top, row);
             return;
         }
-        var checkpoints = Row();
+        var checkpoints = Rows.New(_slots);
         Candidate? recordMove = null;
         foreach (var c in _sizes.Candidates(Holding.Record, s, t, top))
         {
@@ -140,13 +123,13 @@ internal sealed class ExactTable : IChooser
         if (top)
         {
             _top[(int)holding][s] = row;
-            _topFrom[(int)holding][s] = FirstFinite(row);
+            _topFrom[(int)holding][s] = Rows.FirstFinite(row);
         }
         else
         {
             int p = Pairs.Index(s, t);
             _interval[(int)holding][p] = row;
-            _intervalFrom[(int)holding][p] = FirstFinite(row);
+            _intervalFrom[(int)holding][p] = Rows.FirstFinite(row);
         }
     }
 
@@ -179,14 +162,14 @@ internal sealed class ExactTable : IChooser
         }
         var f = RowOf(first).AsSpan(from - (int)first.Shift, n);
         if (c.Second is { } second)
-            MinInto(b, c.Cost, f, RowOf(second).AsSpan(from - (int)second.Shift, n), true);
+            Rows.MinInto(b, c.Cost, f, RowOf(second).AsSpan(from - (int)second.Shift, n), true);
         else
-            MinInto(b, c.Cost, f, default, false);
+            Rows.MinInto(b, c.Cost, f, default, false);
     }
 
     /// <summary>
     /// The least time a candidate takes at any memory: its parts at K slots, where their rows are least. Summed in the
-    /// order of <see cref="MinInto"/>, and float addition is monotone, so no memory gives the candidate a smaller time.
+    /// order of <see cref="Rows.MinInto"/>, and float addition is monotone, so no memory gives the candidate a smaller time.
     /// </summary>
     private float Bound(Candidate c)
     {
@@ -211,33 +194,6 @@ internal sealed class ExactTable : IChooser
             if (best[mid] <= bound) hi = mid; else lo = mid + 1;
         }
         return lo;
-    }
-
-    private static void MinInto(Span<float> best, float c, ReadOnlySpan<float> first, ReadOnlySpan<float> second, bool hasSecond)
-    {
-        // The hot loop of the planner: one vector of memories at a time.
-        int n = best.Length, i = 0, w = Vector<float>.Count;
-        ref float b = ref MemoryMarshal.GetReference(best);
-        ref float f = ref MemoryMarshal.GetReference(first);
-        ref float g = ref MemoryMarshal.GetReference(second);
-        var cv = new Vector<float>(c);
-        if (hasSecond)
-        {
-            for (; i + w <= n; i += w)
-            {
-                var v = cv + Vector.LoadUnsafe(ref f, (nuint)i) + Vector.LoadUnsafe(ref g, (nuint)i);
-                Vector.Min(v, Vector.LoadUnsafe(ref b, (nuint)i)).StoreUnsafe(ref b, (nuint)i);
-            }
-            for (; i < n; i++)
-                best[i] = Math.Min(best[i], c + first[i] + second[i]);
-        }
-        else
-        {
-            for (; i + w <= n; i += w)
-                Vector.Min(cv + Vector.LoadUnsafe(ref f, (nuint)i), Vector.LoadUnsafe(ref b, (nuint)i)).StoreUnsafe(ref b, (nuint)i);
-            for (; i < n; i++)
-                best[i] = Math.Min(best[i], c + first[i]);
-        }
     }
 
     /// <summary>The fastest candidate at memory m, timed as <see cref="Relax"/> times it.</summary>

@@ -30,6 +30,9 @@ public sealed class Rotor : IPlanner
     /// <inheritdoc />
     public string Name => "rotor";
 
+    /// <summary>The smallest budget rotor's program meets for <paramref name="chain"/>: its family's least peak.</summary>
+    public static long MinimumBudget(Chain chain) => new RotorMinimumPeak(chain).PeakBytes;
+
     /// <summary>
     /// The slot: the greatest common divisor of the chain's sizes where the budget holds at most the
     /// given number of them (the table is then exact), else the budget divided by the number of slots.

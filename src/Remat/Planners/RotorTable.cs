@@ -1,6 +1,3 @@
-using System.Numerics;
-using System.Runtime.InteropServices;
-
 namespace Remat.Planners;
 
 /// <summary>
@@ -77,37 +74,22 @@ internal sealed class RotorTable : RotorFamily.IChooser
             {
                 int p = Pairs.Index(s, s + d);
                 _interval[p] = IntervalRow(s, s + d);
-                _intervalFrom[p] = FirstFinite(_interval[p]);
+                _intervalFrom[p] = Rows.FirstFinite(_interval[p]);
             });
         _top = new float[L + 2][];
         _topFrom = new int[L + 2];
-        _top[L + 1] = Row();
+        _top[L + 1] = Rows.New(_slots);
         Array.Fill(_top[L + 1], 0, Math.Min(_a[L], slots + 1), Math.Max(0, slots + 1 - _a[L]));
-        _topFrom[L + 1] = FirstFinite(_top[L + 1]);
+        _topFrom[L + 1] = Rows.FirstFinite(_top[L + 1]);
         for (int s = L; s >= 1; s--)
         {
             _top[s] = TopRow(s);
-            _topFrom[s] = FirstFinite(_top[s]);
+            _topFrom[s] = Rows.FirstFinite(_top[s]);
         }
     }
 
     /// <summary>The least time of the top interval with <paramref name="memory"/> slots beyond x0; infinity if none fits.</summary>
     public float Time(int memory) => _top[1][memory];
-
-    private float[] Row()
-    {
-        var row = new float[_slots + 1];
-        Array.Fill(row, float.PositiveInfinity);
-        return row;
-    }
-
-    private int FirstFinite(float[] row)
-    {
-        int m = 0;
-        while (m <= _slots && float.IsPositiveInfinity(row[m]))
-            m++;
-        return m;
-    }
 
     private float ForwardTime(int s, int end) => (float)(_prefixF[end] - _prefixF[s - 1]);
 
@@ -157,7 +139,7 @@ internal sealed class RotorTable : RotorFamily.IChooser
 
     private float[] IntervalRow(int s, int t)
     {
-        var best = Row();
+        var best = Rows.New(_slots);
         if (s == t)
         {
             int need = Math.Max(_abar[s] + _ftmp[s], _abar[s] + _btmp[s]);
@@ -172,7 +154,7 @@ internal sealed class RotorTable : RotorFamily.IChooser
 
     private float[] TopRow(int s)
     {
-        var best = Row();
+        var best = Rows.New(_slots);
         foreach (var c in TopCandidates(s))
             Relax(best, c);
         return best;
@@ -194,41 +176,14 @@ internal sealed class RotorTable : RotorFamily.IChooser
         var b = best.AsSpan(lo, n);
         var f = first.AsSpan(lo - firstShift, n);
         if (second is null)
-            MinInto(b, c, f, default, false);
+            Rows.MinInto(b, c, f, default, false);
         else
-            MinInto(b, c, f, second.AsSpan(lo - secondShift, n), true);
+            Rows.MinInto(b, c, f, second.AsSpan(lo - secondShift, n), true);
         if (second is not null && clampFrom <= _slots)
         {
             float cap = second[_slots]; // more memory than the table holds: the K-slot time is an upper bound
             for (int m = clampFrom; m <= _slots; m++)
                 best[m] = Math.Min(best[m], c + first[m - firstShift] + cap);
-        }
-    }
-
-    private static void MinInto(Span<float> best, float c, ReadOnlySpan<float> first, ReadOnlySpan<float> second, bool hasSecond)
-    {
-        // The hot loop of the planner: one vector of memories at a time.
-        int n = best.Length, i = 0, w = Vector<float>.Count;
-        ref float b = ref MemoryMarshal.GetReference(best);
-        ref float f = ref MemoryMarshal.GetReference(first);
-        ref float g = ref MemoryMarshal.GetReference(second);
-        var cv = new Vector<float>(c);
-        if (hasSecond)
-        {
-            for (; i + w <= n; i += w)
-            {
-                var v = cv + Vector.LoadUnsafe(ref f, (nuint)i) + Vector.LoadUnsafe(ref g, (nuint)i);
-                Vector.Min(v, Vector.LoadUnsafe(ref b, (nuint)i)).StoreUnsafe(ref b, (nuint)i);
-            }
-            for (; i < n; i++)
-                best[i] = Math.Min(best[i], c + first[i] + second[i]);
-        }
-        else
-        {
-            for (; i + w <= n; i += w)
-                Vector.Min(cv + Vector.LoadUnsafe(ref f, (nuint)i), Vector.LoadUnsafe(ref b, (nuint)i)).StoreUnsafe(ref b, (nuint)i);
-            for (; i < n; i++)
-                best[i] = Math.Min(best[i], c + first[i]);
         }
     }
 
