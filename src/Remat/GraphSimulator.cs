@@ -36,7 +36,7 @@ public static class GraphSimulator
             int v = op.Stage;
             long during;
             if (op.Kind != OpKind.Loss && (v < 1 || v > N))
-                throw new ScheduleException(i, $"{op}: there is no stage {v}; the graph has stages 1 to {N}.");
+                throw new ScheduleException(i, $"{op}: there is no stage {v}; the stages are 1 to {N}.");
             switch (op.Kind)
             {
                 case OpKind.Fn or OpKind.Fck or OpKind.Fe:
@@ -103,9 +103,9 @@ public static class GraphSimulator
                     if (!lossDone)
                         throw new ScheduleException(i, $"{op} runs before the Loss; run Loss once before any backward.");
                     if (done[v])
-                        throw new ScheduleException(i, $"{op} runs a second time; every backward runs exactly once.");
+                        throw new ScheduleException(i, $"{op} runs after B({v}) already ran; every backward runs exactly once.");
                     if (waiting[v] > 0)
-                        throw new ScheduleException(i, $"{op} runs before d_{v} is complete: B({graph.Consumers(v).First(w => !done[w])}) must run before it.");
+                        throw new ScheduleException(i, $"{op} is out of order: d_{v} is complete only once B({graph.Consumers(v).First(w => !done[w])}) has run.");
                     if (!record[v])
                         throw new ScheduleException(i, $"{op} needs the record x̄_{v}, which is not stored; run Fe({v}) before it.");
                     var s = graph[v];

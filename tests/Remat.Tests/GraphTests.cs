@@ -19,42 +19,6 @@ public class GraphTests
     }
 
     [Fact]
-    public void The_graph_simulator_gives_the_chain_simulators_trace_for_every_chain_schedule()
-    {
-        var rng = new Random(41);
-        for (int trial = 0; trial < 300; trial++)
-        {
-            var chain = RandomChains.Make(rng, rng.Next(1, 12));
-            var graph = Graph.FromChain(chain);
-            long budget = RandomChains.Between(rng, Optimal.MinimumBudget(chain), Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes);
-            foreach (var schedule in new[] { new StoreAll().Plan(chain), new Periodic().Plan(chain), new Revolve(rng.Next(1, 4)).Plan(chain), new Optimal(budget).Plan(chain) })
-            {
-                var a = Simulator.Run(chain, schedule);
-                var b = GraphSimulator.Run(graph, schedule);
-                Assert.True(a.MemoryAfter.SequenceEqual(b.MemoryAfter) && a.PeakDuring.SequenceEqual(b.PeakDuring) && a.TimeAfter.SequenceEqual(b.TimeAfter)
-                            && a.ForwardsPerStage.SequenceEqual(b.ForwardsPerStage),
-                    $"trial {trial}: the simulators disagree on {schedule.Strategy}: {string.Join(" ", schedule.Ops)}");
-            }
-            // Random operation sequences: both accept the same prefixes, with the same traces, and reject at the same operation.
-            var ops = new List<Op>();
-            for (int i = 0; i < 40; i++)
-            {
-                int k = rng.Next(1, chain.Length + 1);
-                ops.Add(rng.Next(6) switch { 0 => Op.Fn(k), 1 => Op.Fck(k), 2 => Op.Fe(k), 3 => Op.Loss, _ => Op.B(k) });
-                var s = new Schedule("random", ops);
-                int? chainError = null, graphError = null;
-                Trace? ta = null, tb = null;
-                try { ta = Simulator.Run(chain, s, complete: false); } catch (ScheduleException e) { chainError = e.OpIndex; }
-                try { tb = GraphSimulator.Run(graph, s, complete: false); } catch (ScheduleException e) { graphError = e.OpIndex; }
-                Assert.True(chainError == graphError, $"trial {trial}: the chain simulator fails at {chainError}, the graph simulator at {graphError}: {string.Join(" ", ops)}");
-                if (chainError is not null)
-                    break;
-                Assert.True(ta!.MemoryAfter.SequenceEqual(tb!.MemoryAfter) && ta.PeakDuring.SequenceEqual(tb.PeakDuring), $"trial {trial}: traces differ on {string.Join(" ", ops)}");
-            }
-        }
-    }
-
-    [Fact]
     public void On_a_chain_the_graph_search_finds_the_chain_optimum()
     {
         var rng = new Random(43);
