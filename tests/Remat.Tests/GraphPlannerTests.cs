@@ -11,7 +11,7 @@ public class GraphPlannerTests
     public void On_chains_the_solver_finds_the_chain_optimum()
     {
         var rng = new Random(47);
-        for (int trial = 0; trial < 300; trial++)
+        for (int trial = 0; trial < 150; trial++)
         {
             var chain = RandomChains.Make(rng, rng.Next(1, 7));
             var graph = Graph.FromChain(chain);
@@ -33,7 +33,7 @@ public class GraphPlannerTests
     public void On_small_graphs_the_solver_finds_the_exhaustive_optimum()
     {
         var rng = new Random(53);
-        for (int trial = 0; trial < 300; trial++)
+        for (int trial = 0; trial < 150; trial++)
         {
             var graph = GraphTests.RandomGraph(rng, rng.Next(2, 6));
             long min = GraphSearch.MinimumPeak(graph);
