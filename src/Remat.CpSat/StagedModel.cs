@@ -17,6 +17,7 @@ internal sealed class StagedModel
     private readonly BoolVar?[,] _fe, _fp, _fn, _feLate; // [stage, node]: Fe before the plain forward, the plain forward, Fn, Fe after it
     private readonly Dictionary<(int T, int U, int K), BoolVar> _free = []; // x_u freed after node k in stage t (by Fn(k) or Free(u))
     private readonly Dictionary<(int T, int U), List<BoolVar>> _freesOf = []; // every free of x_u in stage t
+    private readonly BoolVar?[,] _plain, _record; // [stage, node]: x_v plain, x̄_v stored, when the stage starts
 
     public StagedModel(Graph graph, long? budgetBytes)
     {
@@ -32,14 +33,15 @@ internal sealed class StagedModel
         int First(int u) => graph.Consumers(u).Max(); // the first backward among u's readers gives d_u
         int Last(int u) => graph.Consumers(u).Min();  // the last frees a plain x_u left
 
+        // Memory never passes every size stored at once: x0 and d0, and each node's output, record and gradient.
+        long ceiling = 2 * graph.InputBytes / unit + Enumerable.Range(1, N).Sum(v => 2 * A(v) + Abar(v) + Ftmp(v) + Btmp(v));
         LinearExpr limit;
         IntVar? peak = null;
         if (budgetBytes is { } budget)
             limit = LinearExpr.Constant(budget / unit);
         else
         {
-            long total = graph.InputBytes / unit + Enumerable.Range(1, N).Sum(v => 2 * A(v) + Abar(v) + Ftmp(v) + Btmp(v));
-            peak = Model.NewIntVar(0, total, "peak");
+            peak = Model.NewIntVar(0, ceiling, "peak");
             limit = peak;
         }
 
@@ -47,8 +49,8 @@ internal sealed class StagedModel
         _fp = new BoolVar?[T + 1, N + 1];
         _fn = new BoolVar?[T + 1, N + 1];
         _feLate = new BoolVar?[T + 1, N + 1];
-        var plain = new BoolVar?[T + 2, N + 1];  // x_v plain when stage t starts
-        var record = new BoolVar?[T + 2, N + 1]; // x̄_v when stage t starts
+        var plain = _plain = new BoolVar?[T + 2, N + 1];
+        var record = _record = new BoolVar?[T + 2, N + 1];
         for (int t = 1; t <= T; t++)
             for (int v = 1; v <= N; v++)
             {
@@ -119,7 +121,16 @@ internal sealed class StagedModel
             {
                 Model.Add(Of(_fe[t, t]) + Of(_fp[t, t]) + Of(_feLate[t, t]) >= 1); // the stage's node, computed for the first time
             }
+            // The memory so far in the stage: an integer variable after each node, so each constraint stays short.
             var mem = LinearExpr.NewBuilder();
+            LinearExprBuilder Checkpointed(LinearExprBuilder expression, string name)
+            {
+                var value = Model.NewIntVar(0, ceiling, name);
+                Model.Add(value == expression);
+                var next = LinearExpr.NewBuilder();
+                next.Add(value);
+                return next;
+            }
             if (InputAlive(t))
                 mem.Add(graph.InputBytes / unit);
             for (int u = 1; u <= N; u++)
@@ -129,6 +140,7 @@ internal sealed class StagedModel
                     mem.AddTerm(e, Abar(u));
             }
             mem.Add(gradients[t]);
+            mem = Checkpointed(mem, $"m{t}_0");
             if (t == N + 1)
             {
                 // The loss: needs x_N, stores d_N, frees a plain x_N; checked with x_N plain still counted.
@@ -208,6 +220,7 @@ internal sealed class StagedModel
                     mem.AddTerm(freed, -A(u));
                 }
                 Model.Add(mem <= limit);
+                mem = Checkpointed(mem, $"m{t}_{v}");
             }
 
             // What each plain output becomes at the end of the stage: kept, freed, or left to this stage's backward.
@@ -302,51 +315,90 @@ internal sealed class StagedModel
     }
 
     /// <summary>
-    /// Hints a schedule to the solver (Checkmate seeds its solver the same way): each forward goes to its stage's
-    /// variable, so a valid schedule, such as store-all where it fits, is a first solution to improve on.
+    /// Hints a schedule to the solver (Checkmate seeds its solver the same way): the schedule is replayed stage by
+    /// stage and every variable gets its value (forwards, frees, what each stage starts with), so a valid schedule,
+    /// such as store-all where it fits, is a complete first solution to improve on.
     /// </summary>
     public void Hint(Schedule schedule)
     {
-        int N = _n, t = 0, backwards = 0;
+        int N = _n, T = 2 * N, t = 1, backwards = 0, last = 0;
         var seen = new bool[N + 1];
-        var set = new HashSet<BoolVar>();
+        var plain = new bool[N + 1];
+        var record = new bool[N + 1];
+        var done = new bool[N + 1];
+        var on = new HashSet<BoolVar>();
+        void Set(BoolVar? x)
+        {
+            if (x is not null)
+                on.Add(x);
+        }
+        void StageStarts(int stage)
+        {
+            for (int v = 1; v <= N; v++)
+            {
+                if (plain[v]) Set(_plain[stage, v]);
+                if (record[v]) Set(_record[stage, v]);
+            }
+        }
         foreach (var op in schedule.Ops)
         {
             int v = op.Stage;
             switch (op.Kind)
             {
-                case OpKind.Fe or OpKind.Fck or OpKind.Fn when t <= N:
-                    if (!seen[v])
+                case OpKind.Fe or OpKind.Fck or OpKind.Fn:
+                {
+                    if (t <= N && !seen[v])
+                        t = v; // the stage that ends with v's first forward
+                    if (op.Kind == OpKind.Fe)
                     {
-                        seen[v] = true;
-                        t = v;
+                        Set(_feLate[t, v] is { } late && on.Contains(_fp[t, v]!) ? late : _fe[t, v]);
+                        record[v] = true;
                     }
+                    else
+                    {
+                        Set(_fp[t, v]);
+                        plain[v] = true;
+                        if (op.Kind == OpKind.Fn)
+                        {
+                            Set(_fn[t, v]);
+                            foreach (int u in _graph.Inputs(v).Where(u => u > 0 && plain[u] && _graph.Consumers(u).Count == 1))
+                            {
+                                plain[u] = false;
+                                Set(_free.GetValueOrDefault((t, u, v)));
+                            }
+                        }
+                    }
+                    last = v;
+                    if (t <= N && !seen[v] && (seen[v] = true) && v < N)
+                        StageStarts(v + 1);
+                    break;
+                }
+                case OpKind.Free:
+                    plain[v] = false;
+                    Set(_free.GetValueOrDefault((t, v, last)));
                     break;
                 case OpKind.Loss:
                     t = N + 1;
+                    StageStarts(t);
+                    plain[N] = false;
                     break;
                 case OpKind.B:
+                    record[v] = false;
+                    done[v] = true;
+                    foreach (int u in _graph.Inputs(v).Where(u => u > 0 && _graph.Consumers(u).All(w => done[w])))
+                        plain[u] = false;
                     backwards++;
                     t = N + 1 + backwards;
+                    last = 0;
+                    if (t <= T)
+                        StageStarts(t);
                     break;
             }
-            if (t < 1 || t > 2 * N)
-                continue;
-            var late = _feLate[t, v];
-            BoolVar? x = op.Kind switch
-            {
-                OpKind.Fe => late is not null && set.Contains(_fp[t, v]!) ? late : _fe[t, v],
-                OpKind.Fck or OpKind.Fn => _fp[t, v],
-                _ => null,
-            };
-            if (x is not null)
-                set.Add(x);
-            if (op.Kind == OpKind.Fn && _fn[t, v] is { } fn)
-                set.Add(fn);
         }
-        foreach (var x in new[] { _fe, _fp, _fn, _feLate }.SelectMany(a => a.Cast<BoolVar?>()))
+        var all = new[] { _fe, _fp, _fn, _feLate, _plain, _record }.SelectMany(a => a.Cast<BoolVar?>()).Concat(_free.Values);
+        foreach (var x in all)
             if (x is not null)
-                Model.AddHint(x, set.Contains(x));
+                Model.AddHint(x, on.Contains(x));
     }
 
     /// <summary>The schedule of a solution: per stage, the loss, each node's Fe then Fck or Fn, the Frees after it, and the backward.</summary>
