@@ -41,13 +41,15 @@ internal sealed class GraphSource
             throw new UsageException(
                 $"--graph plans to a memory budget; give --budget (store-all peaks at {ByteSize.Format(GraphSimulator.Run(graph, graph.StoreAll()).PeakBytes)}).");
         var result = new CpSat.GraphPlanner(b, TimeSpan.FromSeconds(seconds)).Plan(graph);
-        string proof = result.Optimal ? "optimal (proven)" : $"best found in {seconds.ToString(CultureInfo.InvariantCulture)} s, within {PlanReport.Percent(result.Gap)[1..]} of the optimum (proven)";
+        string proof = result.Optimal ? "optimal (proven)"
+            : double.IsNaN(result.Gap) ? $"a segmentation (the solver proved nothing in {seconds.ToString(CultureInfo.InvariantCulture)} s; give it more time)"
+            : $"best found in {seconds.ToString(CultureInfo.InvariantCulture)} s, within {PlanReport.Percent(result.Gap)[1..]} of the optimum (proven)";
         output.Write(json
             ? PlanReport.Json(w => PlanReport.Json(w, graph.Count, graph.BaselineTime, result.Trace, b, extra =>
             {
                 extra.WriteBoolean("graph", true);
                 extra.WriteBoolean("optimal", result.Optimal);
-                extra.WriteNumber("gap", result.Gap);
+                if (double.IsNaN(result.Gap)) extra.WriteNull("gap"); else extra.WriteNumber("gap", result.Gap);
             })) + Environment.NewLine
             : PlanReport.Text(graph.Count, graph.BaselineTime, result.Trace, b, ops, proof));
         return 0;

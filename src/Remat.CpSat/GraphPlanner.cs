@@ -20,7 +20,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// <param name="Schedule">The schedule.</param>
     /// <param name="Trace">The graph simulator's replay of it.</param>
     /// <param name="Optimal">True when the solver proved that no schedule of its model is faster.</param>
-    /// <param name="Gap">The proven relative gap between the schedule's time and the best possible one (0 when optimal).</param>
+    /// <param name="Gap">The proven relative gap between the schedule's time and the best possible one: 0 when optimal, NaN when the solver proved nothing in time and the first solution (a segmentation) stands.</param>
     public sealed record Result(Schedule Schedule, Trace Trace, bool Optimal, double Gap);
 
     /// <summary>
@@ -32,17 +32,19 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     {
         ArgumentNullException.ThrowIfNull(graph);
         var model = new StagedModel(graph, budgetBytes);
-        var storeAll = graph.StoreAll();
-        if (GraphSimulator.Run(graph, storeAll).PeakBytes <= budgetBytes)
-            model.Hint(storeAll);
-        else if (graph.IsChain && budgetBytes >= Optimal.MinimumBudget(graph.ToChain()))
-            model.Hint(new Optimal(budgetBytes).Plan(graph.ToChain())); // the chain program's plan: a first solution
+        var first = FirstSolution(graph);
+        if (first is not null)
+            model.Hint(first);
         var (status, solver) = Solve(model);
         if (status == CpSolverStatus.Infeasible)
             throw new InfeasibleBudgetException("cpsat", budgetBytes, MinimumBudget(graph, timeLimit));
         if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
+        {
+            if (first is not null) // the solver proved nothing in time: the first solution stands, with no proven gap
+                return new Result(new Schedule("cpsat", first.Ops), GraphSimulator.Run(graph, first), false, double.NaN);
             throw new PlanningLimitException(
                 $"the solver found no schedule within {timeLimit.TotalSeconds:0.#} s ({status}); give it more time (--time-limit) or a larger budget.");
+        }
         var schedule = model.Schedule(solver, "cpsat");
         var trace = GraphSimulator.Run(graph, schedule);
         if (trace.PeakBytes > budgetBytes)
@@ -50,6 +52,20 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
         double bound = solver.BestObjectiveBound, found = solver.ObjectiveValue;
         bool optimal = status == CpSolverStatus.Optimal;
         return new Result(schedule, trace, optimal, optimal || found <= 0 ? 0 : Math.Max(0, (found - bound) / found));
+    }
+
+    /// <summary>
+    /// A valid schedule within the budget to start from: store-all where it fits, else the chain program's plan for a
+    /// chain, else the fastest segmentation (<see cref="GraphSegments"/>); null when none fits.
+    /// </summary>
+    private Schedule? FirstSolution(Graph graph)
+    {
+        var storeAll = graph.StoreAll();
+        if (GraphSimulator.Run(graph, storeAll).PeakBytes <= budgetBytes)
+            return storeAll;
+        if (graph.IsChain)
+            return budgetBytes >= Optimal.MinimumBudget(graph.ToChain()) ? new Optimal(budgetBytes).Plan(graph.ToChain()) : null;
+        return GraphSegments.Fastest(graph, budgetBytes);
     }
 
     /// <summary>

@@ -89,3 +89,44 @@ public class GraphTests
         Assert.Equal(4 + 4 + 8, GraphSimulator.Run(graph, ok, complete: false).MemoryAfter[^1]);
     }
 }
+
+public class GraphSegmentsTests
+{
+    [Fact]
+    public void Every_segmentation_of_a_random_graph_is_valid_and_fewer_segments_hold_no_more_records()
+    {
+        var rng = new Random(59);
+        for (int trial = 0; trial < 100; trial++)
+        {
+            var graph = GraphTests.RandomGraph(rng, rng.Next(1, 30));
+            foreach (int n in Enumerable.Range(1, graph.Count))
+            {
+                var schedule = GraphSegments.Plan(graph, n);
+                Trace trace;
+                try
+                {
+                    trace = GraphSimulator.Run(graph, schedule);
+                }
+                catch (ScheduleException e)
+                {
+                    Assert.Fail($"trial {trial}, {n} segments: {e.Message}\n{string.Join(" ", schedule.Ops)}");
+                    return;
+                }
+                // Every node but the last segment's runs twice: once in the forward, once recorded before its backward.
+                int lastStart = 1 + (n - 1) * graph.Count / n;
+                Assert.Equal(graph.Count + lastStart - 1, trace.ForwardCount);
+            }
+        }
+    }
+
+    [Fact]
+    public void On_the_synthetic_unet_a_segmentation_needs_far_less_memory_than_store_all()
+    {
+        var graph = GraphModels.UNet();
+        long storeAll = GraphSimulator.Run(graph, graph.StoreAll()).PeakBytes;
+        long least = Enumerable.Range(1, graph.Count).Min(n => GraphSimulator.Run(graph, GraphSegments.Plan(graph, n)).PeakBytes);
+        Assert.True(least < storeAll * 0.8, $"the leanest segmentation peaks at {least}, store-all at {storeAll}");
+        Assert.NotNull(GraphSegments.Fastest(graph, least));
+        Assert.Null(GraphSegments.Fastest(graph, least - 1));
+    }
+}
