@@ -79,15 +79,15 @@ function showPlan() {
 
 // The operations along the compute time, one bar each: what each one costs and where the recomputations fall.
 function drawGantt() {
-  const p = state.plan, seen = new Set(), kinds = { first: [], again: [], record: [], backward: [] };
+  const p = state.plan, seen = new Set(), kinds = { first: [], again: [], backward: [] };
   p.ops.forEach((o, i) => {
     const start = i === 0 ? 0 : p.timeAfter[i - 1], end = p.timeAfter[i];
     if (end === start) return;
-    const kind = o.op === 'B' ? 'backward' : o.op === 'Fe' ? 'record' : seen.has(o.stage) ? 'again' : 'first';
+    const kind = o.op === 'B' ? 'backward' : seen.has(o.stage) ? 'again' : 'first';
     if (o.op !== 'B') seen.add(o.stage);
     kinds[kind].push({ x: [start, end], y: 'ops', op: describe(o) });
   });
-  const style = { first: ['first forward', '#93c5fd'], again: ['recomputed forward', '#dc2626'], record: ['recording forward', '#16a34a'], backward: ['backward', '#6b7280'] };
+  const style = { first: ['first forward', '#93c5fd'], again: ['recomputed forward', '#dc2626'], backward: ['backward', '#6b7280'] };
   chart('gantt', {
     type: 'bar',
     data: { datasets: Object.entries(kinds).map(([k, data]) => ({ label: style[k][0], data, backgroundColor: style[k][1], borderWidth: 0, barPercentage: 1, categoryPercentage: 1 })) },
