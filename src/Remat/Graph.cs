@@ -103,5 +103,11 @@ public sealed class Graph
         return new Chain(InputBytes, _nodes, Name);
     }
 
+    /// <summary>The inputs of node v as the graph stores them, for the simulator's loop (no enumerator per operation).</summary>
+    internal int[] InputArray(int v) => _inputs[v - 1];
+
+    /// <summary>The number of nodes that read x_v.</summary>
+    internal int ReaderCount(int v) => _consumers[v].Length;
+
     internal string Where(int v) => $"stage {v}" + (string.IsNullOrEmpty(_nodes[v - 1].Name) ? "" : $" ('{_nodes[v - 1].Name}')");
 }

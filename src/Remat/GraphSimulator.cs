@@ -23,7 +23,9 @@ public static class GraphSimulator
         var record = new bool[N + 1];
         var gradient = new bool[N + 1]; // d_v is stored
         var done = new bool[N + 1];     // B(v) has run
-        var waiting = Enumerable.Range(0, N + 1).Select(v => graph.Consumers(v).Count).ToArray(); // consumers whose B has not run
+        var waiting = new int[N + 1]; // readers whose B has not run
+        for (int v = 0; v <= N; v++)
+            waiting[v] = graph.ReaderCount(v);
         plain[0] = true;
         long mem = graph.InputBytes;
         double time = 0;
@@ -41,7 +43,7 @@ public static class GraphSimulator
             {
                 case OpKind.Fn or OpKind.Fck or OpKind.Fe:
                 {
-                    foreach (int u in graph.Inputs(v))
+                    foreach (int u in graph.InputArray(v))
                         if (!plain[u] && !record[u])
                             throw new ScheduleException(i, $"{op} needs x_{u}, which is not stored (neither plain nor in a record).");
                     var s = graph[v];
@@ -61,8 +63,8 @@ public static class GraphSimulator
                         plain[v] = true;
                         mem += s.OutputBytes;
                         if (op.Kind == OpKind.Fn)
-                            foreach (int u in graph.Inputs(v))
-                                if (u > 0 && plain[u] && graph.Consumers(u).Count == 1)
+                            foreach (int u in graph.InputArray(v))
+                                if (u > 0 && plain[u] && graph.ReaderCount(u) == 1)
                                 {
                                     plain[u] = false;
                                     mem -= graph.OutputBytes(u);
@@ -73,7 +75,7 @@ public static class GraphSimulator
                     break;
                 }
                 case OpKind.Free:
-                    if (graph.Consumers(v).Count < 2)
+                    if (graph.ReaderCount(v) < 2)
                         throw new ScheduleException(i, v == N
                             ? $"{op}: the output x_{N} is freed by the Loss."
                             : $"{op}: x_{v} is read by one stage only, so Fn({graph.Consumers(v)[0]}) or B({graph.Consumers(v)[0]}) frees it, as in a chain; Free is for outputs read by two or more stages.");
@@ -114,7 +116,7 @@ public static class GraphSimulator
                     gradient[v] = false;
                     done[v] = true;
                     mem -= s.SavedBytes + s.OutputBytes; // x̄_v and d_v
-                    foreach (int u in graph.Inputs(v))
+                    foreach (int u in graph.InputArray(v))
                     {
                         if (!gradient[u])
                         {
