@@ -99,6 +99,7 @@ internal sealed class ExactTable : IChooser
         Relax(record, recordMove!.Value);
         Store(Holding.Record, s, t, top, record);
         var both = checkpoints;
+        var records = new List<Candidate>(2);
         long firstForward = long.MaxValue;
         foreach (var c in _sizes.Candidates(Holding.Both, s, t, top))
         {
@@ -107,14 +108,11 @@ internal sealed class ExactTable : IChooser
                 firstForward = c.Need; // the least need of Both's advances: its needs only grow with j
                 break;
             }
+            records.Add(c); // the record moves come first
         }
         Array.Fill(both, float.PositiveInfinity, 0, (int)Math.Min(_slots + 1L, firstForward));
-        foreach (var c in _sizes.Candidates(Holding.Both, s, t, top))
-        {
-            if (c.Move == Move.Checkpoint)
-                break;
+        foreach (var c in records)
             Relax(both, c);
-        }
         Store(Holding.Both, s, t, top, both);
     }
 
