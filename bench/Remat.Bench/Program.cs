@@ -4,6 +4,8 @@ if (args is ["gain"])
     Remat.Bench.GainOverRotor.Run();
 else if (args is ["plan-time"])
     Remat.Bench.GainOverRotor.PlanningTime(256, 1000, rounds: 5);
+else if (args is ["simulate"])
+    Remat.Bench.SimulatorRate.Run();
 else if (args is ["graphs"])
     Remat.Bench.GraphPlanningTime.Run();
 else
