@@ -6,6 +6,8 @@ else if (args is ["plan-time"])
     Remat.Bench.GainOverRotor.PlanningTime(256, 1000, rounds: 5);
 else if (args is ["simulate"])
     Remat.Bench.SimulatorRate.Run();
+else if (args is ["frontier"])
+    Remat.Bench.FrontierSweep.Run();
 else if (args is ["graphs"])
     Remat.Bench.GraphPlanningTime.Run();
 else

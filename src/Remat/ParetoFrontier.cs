@@ -12,35 +12,29 @@ public sealed record FrontierPoint(long PeakBytes, double Time, Schedule Schedul
 public static class ParetoFrontier
 {
     /// <summary>
-    /// Plans with <see cref="Optimal"/> across budgets. A chain that is searched exactly is swept point by
-    /// point (each next budget one byte below the last peak, so every point of the frontier is found);
-    /// a longer one at <paramref name="budgets"/> evenly spaced budgets and at <paramref name="alsoAt"/>
-    /// (the peaks of other planners, so that they are placed against the frontier exactly).
+    /// The fastest schedules of <see cref="Optimal"/> across budgets. A chain that is searched exactly is swept point
+    /// by point (each next budget one byte below the last peak, so every point of the frontier is found). A longer
+    /// one is read from one table of Remat's program of <paramref name="slots"/> slots over store-all's peak: every
+    /// memory of the table where the time falls, with the schedules Optimal sets against the table (the family's least
+    /// peak, store-all, periodic and revolve at every setting, and ChenGreedy at each budget of
+    /// <paramref name="alsoAt"/>, the peaks of other planners). One table serves every point; a finer one, planned
+    /// for one smaller budget, can be slightly faster at that budget.
     /// </summary>
-    public static IReadOnlyList<FrontierPoint> Compute(Chain chain, int budgets = 32, int slots = Rotor.DefaultSlots,
-        IEnumerable<long>? alsoAt = null)
+    public static IReadOnlyList<FrontierPoint> Compute(Chain chain, int slots = 100, IEnumerable<long>? alsoAt = null)
     {
         long max = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes;
+        if (chain.Length > Optimal.ExactUpTo)
+            return Pareto(Optimal.Sweep(chain, max, slots, alsoAt ?? []).Select(schedule =>
+            {
+                var trace = Simulator.Run(chain, schedule);
+                return new FrontierPoint(trace.PeakBytes, trace.Time, new Schedule("optimal", schedule.Ops));
+            }));
         long min = Optimal.MinimumBudget(chain);
         var points = new List<FrontierPoint>();
-        void Add(long budget)
+        for (long budget = max; budget >= min; budget = points[^1].PeakBytes - 1)
         {
             var trace = Simulator.Run(chain, new Optimal(budget, slots).Plan(chain));
             points.Add(new FrontierPoint(trace.PeakBytes, trace.Time, trace.Schedule));
-        }
-        if (chain.Length <= Optimal.ExactUpTo)
-        {
-            for (long budget = max; budget >= min; budget = points[^1].PeakBytes - 1)
-                Add(budget);
-        }
-        else
-        {
-            int n = Math.Max(2, budgets);
-            for (int i = 0; i < n; i++)
-                Add(min + (long)((double)(max - min) * i / (n - 1)));
-            foreach (long budget in alsoAt ?? [])
-                if (budget >= min)
-                    Add(Math.Min(budget, max));
         }
         return Pareto(points);
     }

@@ -56,6 +56,12 @@ internal static class VizApi
     /// <summary>The longest generated chain the page asks for.</summary>
     public const int MaxLayers = 400;
 
+    /// <summary>Chains up to this many stages are planned at the default slots; longer ones at <see cref="CoarseSlots"/>, to answer in seconds.</summary>
+    public const int FineUpTo = 100;
+
+    /// <summary>The slots of the optimal plan for chains longer than <see cref="FineUpTo"/>.</summary>
+    public const int CoarseSlots = 200;
+
     /// <summary>The chain a request names; bad input throws <see cref="ChainException"/> or <see cref="UsageException"/>.</summary>
     public static Chain Chain(ChainRequest request)
     {
@@ -74,7 +80,11 @@ internal static class VizApi
         var chain = Chain(request.Chain);
         long storeAll = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes;
         var strategy = Strategies.Get(request.Strategy);
-        var options = new PlanOptions { Strategy = strategy.Name, Segments = request.Segments, Snapshots = request.Snapshots };
+        var options = new PlanOptions
+        {
+            Strategy = strategy.Name, Segments = request.Segments, Snapshots = request.Snapshots,
+            Slots = chain.Length > FineUpTo ? CoarseSlots : null,
+        };
         long? budget = request.BudgetBytes ?? (strategy.TakesBudget ? storeAll : null);
         return Describe(chain, Simulator.Run(chain, strategy.Create(chain, options, budget).Plan(chain)), request.BudgetBytes);
     }
@@ -105,8 +115,6 @@ internal static class VizApi
             var t = Simulator.Run(chain, planner.Plan(chain));
             return new Point(label, t.PeakBytes, t.Time);
         }
-        long storeAll = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes;
-        long minimum = Optimal.MinimumBudget(chain);
         int sqrt = new Periodic().SegmentsFor(chain.Length);
         var strategies = new List<Point>
         {
@@ -114,10 +122,12 @@ internal static class VizApi
             At($"periodic ({sqrt} segments)", new Periodic()),
             At($"revolve ({sqrt} snapshots)", new Revolve(sqrt)),
             At("chen", new ChenGreedy()),
-            At("optimal (halfway budget)", new Optimal(minimum + (storeAll - minimum) / 2)),
         };
-        var frontier = ParetoFrontier.Compute(chain, budgets: 12, slots: 100, alsoAt: strategies.Select(p => p.PeakBytes))
+        var frontier = ParetoFrontier.Compute(chain, slots: 100, alsoAt: strategies.Select(p => p.PeakBytes))
             .Select(p => new Point("optimal", p.PeakBytes, p.Time)).ToList();
+        long halfway = frontier[0].PeakBytes + (frontier[^1].PeakBytes - frontier[0].PeakBytes) / 2;
+        var optimal = frontier.Last(p => p.PeakBytes <= halfway);
+        strategies.Add(optimal with { Label = "optimal (halfway budget)" });
         int step = Math.Max(1, chain.Length / 60); // at most ~60 points on the product curve
         var segments = Enumerable.Range(1, chain.Length).Where(n => n % step == 0 || n == 1 || n == sqrt).Select(n =>
         {

@@ -15,8 +15,11 @@ internal sealed class ExactTable : IChooser
 
     private readonly int _slots;
     private readonly Sizes _sizes;
-    private readonly float[][][] _interval, _top; // [holding][interval or s][memory]
+    private readonly int _length;
+    private readonly float[][] _byEnd, _byStart; // [holding][interval * (K + 1) + memory], see RowOf
+    private readonly float[][][] _top; // [holding][s][memory]
     private readonly int[][] _intervalFrom, _topFrom; // the least memory at which each row is finite (rows never increase)
+    private readonly float[][] _intervalLeast, _topLeast; // each row's least time, at K (flat, so bounds read no row)
 
     /// <summary>
     /// Refuses a table whose work passes <see cref="MaxWork"/> (about 20 s on the 2-core machine of docs/benchmarks.md),
@@ -36,24 +39,34 @@ internal sealed class ExactTable : IChooser
     public ExactTable(Chain chain, long slotBytes, int slots)
     {
         int L = chain.Length;
+        _length = L;
         _slots = slots;
         _sizes = new Sizes(chain, slotBytes);
-        _interval = new float[3][][];
+        long cells = (long)Pairs.Count(L) * (slots + 1);
+        if (cells > Array.MaxLength)
+            throw new PlanningLimitException(
+                $"the dynamic program for {L} stages and {slots} slots does not fit in memory; use --slots {Array.MaxLength / Pairs.Count(L) - 1} or fewer.");
+        _byEnd = new float[3][];
+        _byStart = new float[3][];
         _intervalFrom = new int[3][];
         _top = new float[3][][];
         _topFrom = new int[3][];
+        _intervalLeast = new float[3][];
+        _topLeast = new float[3][];
         for (int h = 0; h < 3; h++)
         {
-            _interval[h] = new float[Pairs.Count(L)][];
+            _byEnd[h] = new float[cells];
+            _byStart[h] = (Holding)h == Holding.Both ? [] : new float[cells]; // no left part holds its input both ways
             _intervalFrom[h] = new int[Pairs.Count(L)];
+            _intervalLeast[h] = new float[Pairs.Count(L)];
             _top[h] = new float[L + 2][];
             _topFrom[h] = new int[L + 2];
+            _topLeast[h] = new float[L + 2];
             var loss = Rows.New(_slots);
             long need = _sizes.LossNeed((Holding)h);
             if (need <= slots)
                 Array.Fill(loss, 0, (int)need, slots + 1 - (int)need);
-            _top[h][L + 1] = loss;
-            _topFrom[h][L + 1] = Rows.FirstFinite(loss);
+            Store((Holding)h, L + 1, L, true, loss);
         }
         for (int d = 0; d < L; d++)
             Parallel.For(0, 2 * (L - d), i => Compute(1 + i / 2, 1 + i / 2 + d, false, plain: i % 2 == 0));
@@ -64,11 +77,25 @@ internal sealed class ExactTable : IChooser
     /// <summary>The least time of the whole chain with <paramref name="memory"/> slots, x0 included; infinity if none fits.</summary>
     public float Time(int memory) => _top[(int)Holding.Plain][1][memory];
 
-    private float[] RowOf(Part part) =>
-        part.Top ? _top[(int)part.Holding][part.S] : _interval[(int)part.Holding][Pairs.Index(part.S, part.T)];
+    /// <summary>
+    /// A part's row. Each interval row is stored twice, in two orders, so that the loop over the checkpoint j of s..t
+    /// reads both its parts' rows in the order they lie in memory: the right parts j..t by their end (the order of
+    /// <see cref="Pairs.Index"/>), the left parts s..j-1 by their start (<see cref="Pairs.IndexByStart"/>).
+    /// </summary>
+    private ReadOnlySpan<float> RowOf(Part part, bool left = false)
+    {
+        if (part.Top)
+            return _top[(int)part.Holding][part.S];
+        int width = _slots + 1;
+        long index = left ? Pairs.IndexByStart(_length, part.S, part.T) : Pairs.Index(part.S, part.T);
+        return (left ? _byStart : _byEnd)[(int)part.Holding].AsSpan().Slice((int)(index * width), width);
+    }
 
     private int FromOf(Part part) =>
         part.Top ? _topFrom[(int)part.Holding][part.S] : _intervalFrom[(int)part.Holding][Pairs.Index(part.S, part.T)];
+
+    private float LeastOf(Part part) =>
+        part.Top ? _topLeast[(int)part.Holding][part.S] : _intervalLeast[(int)part.Holding][Pairs.Index(part.S, part.T)];
 
     /// <summary>
     /// The row of s..t holding its input plain, or (<paramref name="plain"/> false) the rows holding it in a record and
@@ -122,17 +149,21 @@ internal sealed class ExactTable : IChooser
         {
             _top[(int)holding][s] = row;
             _topFrom[(int)holding][s] = Rows.FirstFinite(row);
+            _topLeast[(int)holding][s] = row[_slots];
         }
         else
         {
-            int p = Pairs.Index(s, t);
-            _interval[(int)holding][p] = row;
+            int p = Pairs.Index(s, t), width = _slots + 1;
+            row.CopyTo(_byEnd[(int)holding].AsSpan().Slice((int)((long)p * width), width));
+            if (holding != Holding.Both)
+                row.CopyTo(_byStart[(int)holding].AsSpan().Slice((int)((long)Pairs.IndexByStart(_length, s, t) * width), width));
             _intervalFrom[(int)holding][p] = Rows.FirstFinite(row);
+            _intervalLeast[(int)holding][p] = row[_slots];
         }
     }
 
     /// <summary>The least memory at which a candidate fits: its own need, and each part at least at its row's first finite memory.</summary>
-    private long Lowest(Candidate c)
+    private long Lowest(in Candidate c)
     {
         long lo = c.Need;
         if (c.First is { } first)
@@ -143,7 +174,7 @@ internal sealed class ExactTable : IChooser
     }
 
     /// <summary>best[m] = min(best[m], the candidate's time at m) for every m from its lowest to K.</summary>
-    private void Relax(float[] best, Candidate c)
+    private void Relax(float[] best, in Candidate c)
     {
         long lo = Lowest(c);
         if (lo > _slots)
@@ -158,9 +189,9 @@ internal sealed class ExactTable : IChooser
                 b[i] = Math.Min(b[i], c.Cost);
             return;
         }
-        var f = RowOf(first).AsSpan(from - (int)first.Shift, n);
+        var f = RowOf(first).Slice(from - (int)first.Shift, n);
         if (c.Second is { } second)
-            Rows.MinInto(b, c.Cost, f, RowOf(second).AsSpan(from - (int)second.Shift, n), true);
+            Rows.MinInto(b, c.Cost, f, RowOf(second, left: true).Slice(from - (int)second.Shift, n), true);
         else
             Rows.MinInto(b, c.Cost, f, default, false);
     }
@@ -169,13 +200,13 @@ internal sealed class ExactTable : IChooser
     /// The least time a candidate takes at any memory: its parts at K slots, where their rows are least. Summed in the
     /// order of <see cref="Rows.MinInto"/>, and float addition is monotone, so no memory gives the candidate a smaller time.
     /// </summary>
-    private float Bound(Candidate c)
+    private float Bound(in Candidate c)
     {
         float time = c.Cost;
         if (c.First is { } first)
-            time += RowOf(first)[_slots];
+            time += LeastOf(first);
         if (c.Second is { } second)
-            time += RowOf(second)[_slots];
+            time += LeastOf(second);
         return time;
     }
 
@@ -185,7 +216,9 @@ internal sealed class ExactTable : IChooser
     /// </summary>
     private int Useful(float[] best, int from, float bound)
     {
-        int lo = from, hi = _slots + 1;
+        if (best[from] <= bound)
+            return from;
+        int lo = from + 1, hi = _slots + 1;
         while (lo < hi)
         {
             int mid = (lo + hi) >>> 1;
@@ -205,9 +238,9 @@ internal sealed class ExactTable : IChooser
                 continue;
             float time = c.Cost; // summed in the order of MinInto, so the pick has the time the row holds
             if (c.First is { } first)
-                time += RowOf(first)[memory - first.Shift];
+                time += RowOf(first)[(int)(memory - first.Shift)];
             if (c.Second is { } second)
-                time += RowOf(second)[memory - second.Shift];
+                time += RowOf(second)[(int)(memory - second.Shift)];
             if (time < bestTime)
                 (bestTime, best) = (time, c);
         }

@@ -44,39 +44,84 @@ public sealed class Optimal : IPlanner
         if (chain.Length <= _exactUpTo)
             return new ExhaustiveSearch(_budget).Plan(chain, Name); // exact in bytes: nothing beats it
         RotorMinimumPeak.CheckLength(chain.Length);
-        long slotBytes = Rotor.SlotBytes(chain, _budget, _slots);
-        // x0 stays stored throughout, so only the rest of the budget is cut into whole slots.
-        long x0 = chain.InputBytes, rest = Math.Max(0, _budget - x0);
-        int slots = (int)Math.Min(_slots + 1L, (x0 + slotBytes - 1) / slotBytes + rest / slotBytes);
-        ExactTable.CheckWork(chain.Length, slots); // before any O(L^3) work
+        var storeAll = Simulator.Run(chain, new StoreAll().Plan(chain));
+        if (storeAll.PeakBytes <= _budget) // no schedule is faster than one forward and one backward per stage
+            return new Schedule(Name, storeAll.Schedule.Ops);
+        var (slotBytes, slots) = Resolution(chain, _budget, _slots); // refuses too long a computation before any
         var least = ExactMinimumPeak.For(chain);
         if (_budget < least.PeakBytes)
             throw new InfeasibleBudgetException(Name, _budget, least.PeakBytes);
-        var candidates = new List<Schedule> { ExactFamily.Emit(Name, chain.Length, least, 0), new StoreAll().Plan(chain) };
         var table = new ExactTable(chain, slotBytes, slots);
+        var candidates = Shared(chain, least, [_budget]).Append(storeAll.Schedule);
         if (!float.IsPositiveInfinity(table.Time(slots)))
-            candidates.Add(ExactFamily.Emit(Name, chain.Length, table, slots));
-        candidates.AddRange(Classic(chain));
+            candidates = candidates.Append(ExactFamily.Emit(Name, chain.Length, table, slots));
         var best = candidates.Select(c => Simulator.Run(chain, c)).Where(t => t.PeakBytes <= _budget).MinBy(t => t.Time)!;
         return new Schedule(Name, best.Schedule.Ops);
     }
 
-    /// <summary>The classic strategies' schedules that compete with the dynamic program.</summary>
-    private IEnumerable<Schedule> Classic(Chain chain)
+    /// <summary>
+    /// The schedules <see cref="Optimal"/> picks from at every budget up to <paramref name="maxBudget"/>, for a chain
+    /// longer than <see cref="ExactUpTo"/>: tables of <paramref name="slots"/> slots over <paramref name="maxBudget"/>,
+    /// a quarter of it, a sixteenth and so on down to the least peak, each read at every memory where its time falls,
+    /// so every budget is planned with at least a quarter of the slots Optimal would give it; with the schedules that
+    /// compete with the tables (ChenGreedy's at each of <paramref name="chenBudgets"/>).
+    /// </summary>
+    internal static IEnumerable<Schedule> Sweep(Chain chain, long maxBudget, int slots, IEnumerable<long> chenBudgets)
     {
+        RotorMinimumPeak.CheckLength(chain.Length);
+        var least = ExactMinimumPeak.For(chain);
+        for (long budget = maxBudget; ; budget /= 4)
+        {
+            var (slotBytes, memories) = Resolution(chain, Math.Max(budget, least.PeakBytes), slots);
+            var table = new ExactTable(chain, slotBytes, memories);
+            float last = float.PositiveInfinity;
+            for (int m = 0; m <= memories; m++)
+                if (table.Time(m) < last)
+                {
+                    last = table.Time(m);
+                    yield return ExactFamily.Emit("optimal", chain.Length, table, m);
+                }
+            if (budget <= least.PeakBytes || slotBytes == 1)
+                break;
+        }
+        foreach (var schedule in Shared(chain, least, chenBudgets))
+            yield return schedule;
+        yield return new StoreAll().Plan(chain);
+    }
+
+    /// <summary>
+    /// The slot size of the table for a budget, and the memory in slots that the budget reaches: x0 stays stored
+    /// throughout, so only the rest of the budget is cut into whole slots. Refuses a table too long to compute.
+    /// </summary>
+    private static (long SlotBytes, int Slots) Resolution(Chain chain, long budget, int slots)
+    {
+        long slotBytes = Rotor.SlotBytes(chain, budget, slots);
+        long x0 = chain.InputBytes, rest = Math.Max(0, budget - x0);
+        int memories = (int)Math.Min(slots + 1L, (x0 + slotBytes - 1) / slotBytes + rest / slotBytes);
+        ExactTable.CheckWork(chain.Length, memories);
+        return (slotBytes, memories);
+    }
+
+    /// <summary>The schedules that compete with the dynamic program's pick: the family's least peak and the classic strategies.</summary>
+    private static IEnumerable<Schedule> Shared(Chain chain, ExactMinimumPeak least, IEnumerable<long> chenBudgets)
+    {
+        yield return ExactFamily.Emit("optimal", chain.Length, least, 0);
         for (int n = 1; n <= chain.Length; n++)
             yield return new Periodic(n).Plan(chain);
         for (int s = 1; s <= chain.Length; s = s < 16 ? s + 1 : 2 * s)
             yield return new Revolve(s).Plan(chain);
-        Schedule? chen = null;
-        try
+        foreach (long budget in chenBudgets)
         {
-            chen = new ChenGreedy(_budget).Plan(chain);
+            Schedule? chen = null;
+            try
+            {
+                chen = new ChenGreedy(budget).Plan(chain);
+            }
+            catch (InfeasibleBudgetException)
+            {
+            }
+            if (chen is not null)
+                yield return chen;
         }
-        catch (InfeasibleBudgetException)
-        {
-        }
-        if (chen is not null)
-            yield return chen;
     }
 }
