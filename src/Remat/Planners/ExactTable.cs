@@ -16,7 +16,11 @@ internal sealed class ExactTable : IChooser
     private readonly int _slots;
     private readonly Sizes _sizes;
     private readonly int _length;
+    /// <summary>Rows up to this many memories are also stored by start (see <see cref="RowOf"/>); longer rows stream well on their own.</summary>
+    private const int ShortRow = 256;
+
     private readonly float[][] _byEnd, _byStart; // [holding][interval * (K + 1) + memory], see RowOf
+    private readonly bool _twoOrders;
     private readonly float[][][] _top; // [holding][s][memory]
     private readonly int[][] _intervalFrom, _topFrom; // the least memory at which each row is finite (rows never increase)
     private readonly float[][] _intervalLeast, _topLeast; // each row's least time, at K (flat, so bounds read no row)
@@ -46,6 +50,7 @@ internal sealed class ExactTable : IChooser
         if (cells > Array.MaxLength)
             throw new PlanningLimitException(
                 $"the dynamic program for {L} stages and {slots} slots does not fit in memory; use --slots {Array.MaxLength / Pairs.Count(L) - 1} or fewer.");
+        _twoOrders = slots + 1 <= ShortRow;
         _byEnd = new float[3][];
         _byStart = new float[3][];
         _intervalFrom = new int[3][];
@@ -56,7 +61,7 @@ internal sealed class ExactTable : IChooser
         for (int h = 0; h < 3; h++)
         {
             _byEnd[h] = new float[cells];
-            _byStart[h] = (Holding)h == Holding.Both ? [] : new float[cells]; // no left part holds its input both ways
+            _byStart[h] = _twoOrders && (Holding)h != Holding.Both ? new float[cells] : []; // no left part holds its input both ways
             _intervalFrom[h] = new int[Pairs.Count(L)];
             _intervalLeast[h] = new float[Pairs.Count(L)];
             _top[h] = new float[L + 2][];
@@ -78,15 +83,16 @@ internal sealed class ExactTable : IChooser
     public float Time(int memory) => _top[(int)Holding.Plain][1][memory];
 
     /// <summary>
-    /// A part's row. Each interval row is stored twice, in two orders, so that the loop over the checkpoint j of s..t
-    /// reads both its parts' rows in the order they lie in memory: the right parts j..t by their end (the order of
-    /// <see cref="Pairs.Index"/>), the left parts s..j-1 by their start (<see cref="Pairs.IndexByStart"/>).
+    /// A part's row. Short interval rows are stored twice, in two orders, so that the loop over the checkpoint j of
+    /// s..t reads both its parts' rows in the order they lie in memory: the right parts j..t by their end (the order
+    /// of <see cref="Pairs.Index"/>), the left parts s..j-1 by their start (<see cref="Pairs.IndexByStart"/>).
     /// </summary>
     private ReadOnlySpan<float> RowOf(Part part, bool left = false)
     {
         if (part.Top)
             return _top[(int)part.Holding][part.S];
         int width = _slots + 1;
+        left &= _twoOrders;
         long index = left ? Pairs.IndexByStart(_length, part.S, part.T) : Pairs.Index(part.S, part.T);
         return (left ? _byStart : _byEnd)[(int)part.Holding].AsSpan().Slice((int)(index * width), width);
     }
@@ -155,7 +161,7 @@ internal sealed class ExactTable : IChooser
         {
             int p = Pairs.Index(s, t), width = _slots + 1;
             row.CopyTo(_byEnd[(int)holding].AsSpan().Slice((int)((long)p * width), width));
-            if (holding != Holding.Both)
+            if (_twoOrders && holding != Holding.Both)
                 row.CopyTo(_byStart[(int)holding].AsSpan().Slice((int)((long)Pairs.IndexByStart(_length, s, t) * width), width));
             _intervalFrom[(int)holding][p] = Rows.FirstFinite(row);
             _intervalLeast[(int)holding][p] = row[_slots];
