@@ -33,7 +33,21 @@ public sealed class GraphExecutor
     /// Runs <paramref name="schedule"/> for one step on <paramref name="input"/> and returns the loss. The schedule is
     /// checked by the graph simulator first: an invalid one throws <see cref="ScheduleException"/> before anything runs.
     /// </summary>
-    public float Step(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss)
+    public float Step(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss) => Run(schedule, input, loss, null);
+
+    /// <summary>
+    /// As <see cref="Step"/>, and measures every operation: its wall time, the memory after it and the peak during it
+    /// (<see cref="ScheduleExecutor.Measure"/>), so the trace compares op by op with the graph simulator's.
+    /// </summary>
+    public MeasuredStep Measure(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        ArgumentNullException.ThrowIfNull(input);
+        var recorder = new OpRecorder(schedule, _graph.Count, input.numel() * input.ElementSize);
+        return new MeasuredStep(Run(schedule, input, loss, recorder), recorder.ToTrace());
+    }
+
+    private float Run(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss, OpRecorder? recorder)
     {
         ArgumentNullException.ThrowIfNull(schedule);
         ArgumentNullException.ThrowIfNull(input);
@@ -48,87 +62,95 @@ public sealed class GraphExecutor
         plain[0] = input;
         float value = 0;
         Tensor Available(int u) => plain[u] ?? records[u]?.Output ?? throw new InvalidOperationException($"x_{u} is not stored.");
-        Tensor Run(int v, Tensor[] xs)
+        Tensor Compute(int v, Tensor[] xs)
         {
             using var replay = random.Enter(v);
             return _nodes[v - 1](xs);
         }
+        void Apply(Op op)
+        {
+            int v = op.Stage;
+            switch (op.Kind)
+            {
+                case OpKind.Fck or OpKind.Fn:
+                {
+                    var xs = _graph.Inputs(v).Select(Available).ToArray();
+                    using (var scope = NewDisposeScope())
+                    using (no_grad())
+                        plain[v] = Compute(v, xs).MoveToOuterDisposeScope();
+                    if (op.Kind == OpKind.Fn)
+                        foreach (int u in _graph.Inputs(v).Where(u => u > 0 && _graph.Consumers(u).Count == 1))
+                            Free(ref plain[u]);
+                    break;
+                }
+                case OpKind.Fe:
+                {
+                    var xs = _graph.Inputs(v).Select(u => Available(u).detach().requires_grad_(u > 0 || input.requires_grad)).ToArray();
+                    using (var scope = NewDisposeScope())
+                    using (enable_grad())
+                        records[v] = (xs, Compute(v, xs).MoveToOuterDisposeScope());
+                    break;
+                }
+                case OpKind.Free:
+                    Free(ref plain[v]);
+                    break;
+                case OpKind.Loss:
+                {
+                    var z = Available(N).detach().requires_grad_(true);
+                    using (var scope = NewDisposeScope())
+                    {
+                        using (enable_grad())
+                        {
+                            var l = loss(z);
+                            l.backward();
+                            value = l.item<float>();
+                        }
+                        gradients[N] = z.grad!.detach().MoveToOuterDisposeScope();
+                    }
+                    z.Dispose();
+                    Free(ref plain[N]);
+                    break;
+                }
+                case OpKind.B:
+                {
+                    var (xs, output) = records[v]!.Value;
+                    using (var scope = NewDisposeScope())
+                    {
+                        using (enable_grad())
+                            output.backward([gradients[v]!]);
+                        var ins = _graph.Inputs(v);
+                        for (int i = 0; i < ins.Count; i++)
+                        {
+                            int u = ins[i];
+                            if (xs[i].grad is not { } g)
+                                continue;
+                            if (gradients[u] is { } sum)
+                                sum.add_(g); // d_u gathers every reader's contribution
+                            else
+                                gradients[u] = g.detach().clone().MoveToOuterDisposeScope();
+                        }
+                    }
+                    output.Dispose();
+                    foreach (var x in xs)
+                        x.Dispose();
+                    records[v] = null;
+                    Free(ref gradients[v]);
+                    foreach (int u in _graph.Inputs(v))
+                        if (--waiting[u] == 0 && u > 0)
+                            Free(ref plain[u]); // no forward can need x_u any more
+                    break;
+                }
+            }
+        }
         try
         {
-            foreach (var op in schedule.Ops)
+            for (int i = 0; i < schedule.Ops.Count; i++)
             {
-                int v = op.Stage;
-                switch (op.Kind)
-                {
-                    case OpKind.Fck or OpKind.Fn:
-                    {
-                        var xs = _graph.Inputs(v).Select(Available).ToArray();
-                        using (var scope = NewDisposeScope())
-                        using (no_grad())
-                            plain[v] = Run(v, xs).MoveToOuterDisposeScope();
-                        if (op.Kind == OpKind.Fn)
-                            foreach (int u in _graph.Inputs(v).Where(u => u > 0 && _graph.Consumers(u).Count == 1))
-                                Free(ref plain[u]);
-                        break;
-                    }
-                    case OpKind.Fe:
-                    {
-                        var xs = _graph.Inputs(v).Select(u => Available(u).detach().requires_grad_(u > 0 || input.requires_grad)).ToArray();
-                        using (var scope = NewDisposeScope())
-                        using (enable_grad())
-                            records[v] = (xs, Run(v, xs).MoveToOuterDisposeScope());
-                        break;
-                    }
-                    case OpKind.Free:
-                        Free(ref plain[v]);
-                        break;
-                    case OpKind.Loss:
-                    {
-                        var z = Available(N).detach().requires_grad_(true);
-                        using (var scope = NewDisposeScope())
-                        {
-                            using (enable_grad())
-                            {
-                                var l = loss(z);
-                                l.backward();
-                                value = l.item<float>();
-                            }
-                            gradients[N] = z.grad!.detach().MoveToOuterDisposeScope();
-                        }
-                        z.Dispose();
-                        Free(ref plain[N]);
-                        break;
-                    }
-                    case OpKind.B:
-                    {
-                        var (xs, output) = records[v]!.Value;
-                        using (var scope = NewDisposeScope())
-                        {
-                            using (enable_grad())
-                                output.backward([gradients[v]!]);
-                            var ins = _graph.Inputs(v);
-                            for (int i = 0; i < ins.Count; i++)
-                            {
-                                int u = ins[i];
-                                if (xs[i].grad is not { } g)
-                                    continue;
-                                if (gradients[u] is { } sum)
-                                    sum.add_(g); // d_u gathers every reader's contribution
-                                else
-                                    gradients[u] = g.detach().clone().MoveToOuterDisposeScope();
-                            }
-                        }
-                        output.Dispose();
-                        foreach (var x in xs)
-                            x.Dispose();
-                        records[v] = null;
-                        Free(ref gradients[v]);
-                        foreach (int u in _graph.Inputs(v))
-                            if (--waiting[u] == 0 && u > 0)
-                                Free(ref plain[u]); // no forward can need x_u any more
-                        break;
-                    }
-                }
+                var op = schedule.Ops[i];
+                if (recorder is null)
+                    Apply(op);
+                else
+                    recorder.Measure(i, () => Apply(op));
             }
             if (gradients[0] is { } inputGradient && input.requires_grad)
                 input.backward([inputGradient]);

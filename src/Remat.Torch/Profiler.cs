@@ -82,18 +82,86 @@ public static class Profiler
         var sized = new Chain(inputBytes, Enumerable.Range(1, L).Select(k => new Stage($"s{k}", 1, 1, outputs[k], outputs[k])), name);
         var schedule = new Periodic().Plan(sized);
         var executor = new ScheduleExecutor(stages);
-        var forward = Samples(L);
-        var recorded = Samples(L);
-        var backward = Samples(L);
-        var saved = Samples(L);
-        var forwardTemp = Samples(L);
-        var backwardTemp = Samples(L);
+        var samples = Collect(L, inputBytes, repeats, schedule, () => executor.Measure(schedule, input, y => y.sum()).Trace);
+        return new Chain(inputBytes, Enumerable.Range(1, L).Select(k => samples.Stage(k, stages[k - 1].GetName() + k, outputs[k])), name);
+    }
+
+    /// <summary>
+    /// Profiles a model given as a graph (docs/model.md "Graphs"): node v computes <c>nodes[v - 1]</c> from the outputs of
+    /// <c>inputs[v - 1]</c> (0 is the model's input), and a node's inputs come before it. The figures are read as for a
+    /// chain, from measured steps of <see cref="GraphExecutor"/> by periodic segments (<see cref="GraphSegments"/>).
+    /// The gradients of <paramref name="parameters"/> and the random generator are left as they were found.
+    /// </summary>
+    public static Graph Profile(IReadOnlyList<IReadOnlyList<int>> inputs, IReadOnlyList<Func<Tensor[], Tensor>> nodes,
+        IEnumerable<TorchSharp.Modules.Parameter> parameters, Tensor sampleInput, int repeats = 3, string? name = null, IReadOnlyList<string>? names = null)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(nodes);
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(sampleInput);
+        ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
+        if (inputs.Count != nodes.Count || names is not null && names.Count != nodes.Count)
+            throw new ArgumentException($"give one list of inputs, one function and one name per node: {inputs.Count} inputs, {nodes.Count} functions, {names?.Count ?? nodes.Count} names.");
+        var kept = parameters.ToArray();
+        var gradients = kept.Select(p => p.grad).ToArray();
+        var state = random.get_rng_state();
+        try
+        {
+            foreach (var p in kept)
+                p.grad = null;
+            int N = nodes.Count;
+            var input = sampleInput.detach();
+            long inputBytes = Bytes(input);
+            string Name(int v) => names?[v - 1] ?? $"n{v}";
+            _ = new Graph(inputBytes, Enumerable.Range(1, N).Select(v => new Stage(Name(v), 1, 1, 1, 1)), inputs, name); // checks the inputs before anything runs
+            var outputs = new long[N + 1];
+            using (var sweep = NewDisposeScope())
+            using (no_grad())
+            {
+                var x = new Tensor[N + 1];
+                x[0] = input;
+                for (int v = 1; v <= N; v++)
+                {
+                    x[v] = nodes[v - 1]([.. inputs[v - 1].Select(u => x[u])]);
+                    outputs[v] = Bytes(x[v]);
+                }
+            }
+            var sized = new Graph(inputBytes, Enumerable.Range(1, N).Select(v => new Stage(Name(v), 1, 1, outputs[v], outputs[v])), inputs, name);
+            var schedule = GraphSegments.Plan(sized, Math.Max(1, (int)Math.Round(Math.Sqrt(N))));
+            var executor = new GraphExecutor(sized, nodes);
+            var samples = Collect(N, inputBytes, repeats, schedule, () => executor.Measure(schedule, input, y => y.sum()).Trace);
+            return new Graph(inputBytes, Enumerable.Range(1, N).Select(v => samples.Stage(v, Name(v), outputs[v])), inputs, name);
+        }
+        finally
+        {
+            for (int i = 0; i < kept.Length; i++)
+                kept[i].grad = gradients[i];
+            random.set_rng_state(state);
+        }
+    }
+
+    /// <summary>Runs <see cref="Warmup"/> steps, then <paramref name="repeats"/> measured ones, and gathers their figures.</summary>
+    private static Samples Collect(int stages, long inputBytes, int repeats, Schedule schedule, Func<Trace> step)
+    {
+        var samples = new Samples(stages);
         for (int r = -Warmup; r < repeats; r++)
         {
             using var scope = NewDisposeScope();
-            var trace = executor.Measure(schedule, input, y => y.sum()).Trace;
-            if (r < 0)
-                continue; // warm-up: the first step allocates the parameters' gradients, the next warms libtorch's threads
+            var trace = step();
+            if (r >= 0) // warm-up: the first step allocates the parameters' gradients, the next warms libtorch's threads
+                samples.Add(schedule, trace, inputBytes);
+        }
+        return samples;
+    }
+
+    /// <summary>Each stage's figures over the measured steps, read off their operations.</summary>
+    private sealed class Samples(int stages)
+    {
+        private readonly List<double>[] _forward = New(stages), _recorded = New(stages), _backward = New(stages),
+            _saved = New(stages), _forwardTemp = New(stages), _backwardTemp = New(stages);
+
+        public void Add(Schedule schedule, Trace trace, long inputBytes)
+        {
             for (int i = 0; i < schedule.Ops.Count; i++)
             {
                 var op = schedule.Ops[i];
@@ -103,31 +171,32 @@ public static class Profiler
                 switch (op.Kind)
                 {
                     case OpKind.Fn or OpKind.Fck:
-                        forward[k].Add(time);
+                        _forward[k].Add(time);
                         break;
                     case OpKind.Fe:
-                        recorded[k].Add(time);
-                        saved[k].Add(after - before);
-                        forwardTemp[k].Add(peak - after);
+                        _recorded[k].Add(time);
+                        _saved[k].Add(after - before);
+                        _forwardTemp[k].Add(peak - after);
                         break;
                     case OpKind.B:
-                        backward[k].Add(time);
-                        backwardTemp[k].Add(peak - before);
+                        _backward[k].Add(time);
+                        _backwardTemp[k].Add(peak - before);
                         break;
                 }
             }
         }
-        return new Chain(inputBytes, Enumerable.Range(1, L).Select(k => new Stage(
-            stages[k - 1].GetName() + k,
-            Median(forward[k].Count > 0 ? forward[k] : recorded[k]),
-            Median(backward[k]),
-            outputs[k],
-            Math.Max(outputs[k], (long)Median(saved[k])),
-            Math.Max(0, (long)Median(forwardTemp[k])),
-            Math.Max(0, (long)Median(backwardTemp[k])))), name);
-    }
 
-    private static List<double>[] Samples(int stages) => [.. Enumerable.Range(0, stages + 1).Select(_ => new List<double>())];
+        public Stage Stage(int k, string name, long outputBytes) => new(
+            name,
+            Median(_forward[k].Count > 0 ? _forward[k] : _recorded[k]),
+            Median(_backward[k]),
+            outputBytes,
+            Math.Max(outputBytes, (long)Median(_saved[k])),
+            Math.Max(0, (long)Median(_forwardTemp[k])),
+            Math.Max(0, (long)Median(_backwardTemp[k])));
+
+        private static List<double>[] New(int stages) => [.. Enumerable.Range(0, stages + 1).Select(_ => new List<double>())];
+    }
 
     private static long Bytes(Tensor t) => t.numel() * t.ElementSize;
 

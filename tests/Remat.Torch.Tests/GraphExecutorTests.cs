@@ -101,4 +101,37 @@ public class GraphExecutorTests
         Assert.Throws<ScheduleException>(() => new GraphExecutor(Net.Graph, net.Nodes).Step(bad, randn(16, 12), Loss));
         Assert.All(net.Calls, c => Assert.Equal(0, c));
     }
+
+    [Fact]
+    public void The_graph_profiler_measures_output_sizes_exactly_keeps_the_topology_and_leaves_gradients_and_random_state_alone()
+    {
+        var net = new Net();
+        var parameters = net.Layers.SelectMany(l => l.parameters()).ToArray();
+        var inputs = Enumerable.Range(1, 6).Select(v => Net.Graph.Inputs(v)).ToArray();
+        var input = randn(64, 12);
+        random.manual_seed(3);
+        var expected = rand(1).item<float>();
+        random.manual_seed(3);
+        var graph = Profiler.Profile(inputs, net.Nodes, parameters, input, repeats: 2, name: "residual");
+        Assert.Equal(expected, rand(1).item<float>()); // the generator is where it was
+        Assert.All(parameters, p => Assert.Null(p.grad));
+        Assert.Equal("residual", graph.Name);
+        Assert.Equal(64 * 12 * 4L, graph.InputBytes);
+        for (int v = 1; v <= 6; v++)
+        {
+            Assert.Equal(inputs[v - 1], graph.Inputs(v));
+            Assert.Equal(64 * 12 * 4L, graph[v].OutputBytes);
+            Assert.True(graph[v].SavedBytes >= graph[v].OutputBytes && graph[v].ForwardTime > 0 && graph[v].BackwardTime > 0,
+                $"node {v}: {graph[v]}");
+        }
+    }
+
+    [Fact]
+    public void The_graph_profiler_refuses_a_node_that_reads_a_later_one()
+    {
+        var net = new Net();
+        var e = Assert.Throws<ChainException>(() => Profiler.Profile([[0], [3], [1, 2], [3], [4, 1], [5]], net.Nodes, [], randn(4, 12)));
+        Assert.All(net.Calls, c => Assert.Equal(0, c));
+        Assert.Contains("2", e.Message);
+    }
 }
