@@ -21,13 +21,13 @@ internal static class TrainCommand
         double Overhead, bool WithinNoise, float FinalLoss);
 
     /// <summary>One strategy's model, step and plan, and what its steps measured.</summary>
-    private sealed class Run(string name, nn.Module<Tensor, Tensor>[] stages, Func<float> step, Trace plan, Func<MeasuredStep>? measure)
+    private sealed class Run(string name, IEnumerable<nn.Module> modules, Func<float> step, Trace plan, Func<MeasuredStep>? measure)
     {
         public string Name { get; } = name;
         public Func<float> Step { get; } = step;
         public Trace Plan { get; } = plan;
         public Func<MeasuredStep>? Measure { get; } = measure;
-        public optim.Optimizer Optimizer { get; } = optim.SGD(stages.SelectMany(m => m.parameters()), 0.01);
+        public optim.Optimizer Optimizer { get; } = optim.SGD(modules.SelectMany(m => m.parameters()), 0.01);
         public List<double> Seconds { get; } = [];
         public long Peak { get; set; }
         public float Loss { get; set; } = float.NaN;
@@ -36,18 +36,22 @@ internal static class TrainCommand
     public static Command Create(TextWriter output, TextWriter error)
     {
         var strategies = new StrategyOptions();
-        var model = new Option<string>("--model") { Description = "mlp (uniform), hourglass (widths vary 16-fold) or gpt (GPT layers).", DefaultValueFactory = _ => "mlp" };
-        model.AcceptOnlyFromAmong(TrainModels.Names);
-        var layers = Options.Count("--layers", "Stages (Linear + ReLU), default 32.", 1);
-        var width = Options.Count("--width", "Width of the stages, default 1024.", 1);
-        var batch = Options.Count("--batch", "Batch size, default 512.", 1);
+        var model = new Option<string>("--model")
+        {
+            Description = "mlp (uniform), hourglass (widths vary 16-fold), gpt (GPT layers); graphs: unet (long skips) or resnet (residual blocks).",
+            DefaultValueFactory = _ => "mlp",
+        };
+        model.AcceptOnlyFromAmong([.. TrainModels.Names, .. TrainGraphs.Names]);
+        var layers = Options.Count("--layers", "Stages (Linear + ReLU), default 32; unet: levels, default 3; resnet: blocks, default 8.", 1);
+        var width = Options.Count("--width", "Width of the stages, default 1024; unet and resnet: channels, default 16.", 1);
+        var batch = Options.Count("--batch", "Batch size, default 512; unet and resnet: 32.", 1);
         var steps = Options.Count("--steps", "Training steps per strategy, default 10.", 1);
         var sequence = Options.Count("--seq", "gpt: tokens per sample, default 128.", 1);
         var seed = new Option<long>("--seed") { Description = "Seed of the weights and data.", DefaultValueFactory = _ => 0 };
         var which = new Option<string>("--strategy")
         {
             Description = $"Comma-separated, interleaved step by step: {string.Join(", ", Names)} (plain: no executor, the baseline of its bookkeeping).",
-            DefaultValueFactory = _ => "storeall,periodic,revolve",
+            DefaultValueFactory = _ => "storeall,periodic,revolve", // unet and resnet: storeall,periodic,optimal
         };
         var json = new Option<bool>("--json") { Description = "Print the results as JSON." };
         var trace = new Option<string?>("--trace") { Description = "Write the planned and the measured trace of one step of each scheduled strategy (JSON)." };
@@ -58,13 +62,30 @@ internal static class TrainCommand
         // The training runs on its own task, so that Ctrl-C reaches the cancellation token while it runs.
         command.SetAction((parse, cancellation) => Task.Run(() =>
         {
-            var names = parse.GetValue(which)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            foreach (var n in names.Where(n => !Names.Contains(n)))
-                throw new UsageException($"--strategy: unknown strategy '{n}'; the strategies are {string.Join(", ", Names)}.");
+            string modelName = parse.GetValue(model)!;
+            bool isGraph = TrainGraphs.Names.Contains(modelName);
+            string strategyList = isGraph && parse.GetResult(which) is null or { Implicit: true } ? "storeall,periodic,optimal" : parse.GetValue(which)!;
+            var names = strategyList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            string[] known = isGraph ? GraphNames : Names;
+            foreach (var n in names.Where(n => !known.Contains(n)))
+                throw new UsageException($"--strategy: unknown strategy '{n}' for {modelName}; the strategies are {string.Join(", ", known)}.");
             if (!MemoryMeter.IsSupported)
                 throw new UsageException("remat train measures memory through Linux's /proc; it runs on Linux only.");
             MemoryMeter.Initialize();
-            string modelName = parse.GetValue(model)!;
+            if (isGraph)
+            {
+                if (parse.GetValue(html) is not null)
+                    throw new UsageException("--html reports chain models; for unet and resnet use --trace.");
+                var (graph, graphRuns) = GraphRuns(modelName, names, parse.GetValue(layers) ?? (modelName == "unet" ? 3 : 8),
+                    parse.GetValue(width) ?? 16, parse.GetValue(batch) ?? 32, parse.GetValue(strategies.Budget), parse.GetValue(seed));
+                if (RoundRobin(graphRuns, parse.GetValue(steps) ?? 10, error, cancellation) is { } stopped)
+                    return stopped;
+                if (parse.GetValue(trace) is { } graphTrace)
+                    WriteFile(graphTrace, Traces(graph.Name, graph.Count, graphRuns));
+                var graphResults = Results(graphRuns);
+                output.Write(parse.GetValue(json) ? Json(graphResults) : Table(graph.Name, graph.Count, graphResults));
+                return 0;
+            }
             int layerCount = parse.GetValue(layers) ?? 32, widthValue = parse.GetValue(width) ?? 1024, seqValue = parse.GetValue(sequence) ?? 128;
             int batchSize = parse.GetValue(batch) ?? 512, stepCount = parse.GetValue(steps) ?? 10;
             CheckSize(modelName, layerCount, widthValue, seqValue, batchSize, names.Length);
@@ -82,22 +103,11 @@ internal static class TrainCommand
             for (int i = 0; i < 3; i++) // warm the runtime and libtorch's threads so the first strategy is not penalised
                 warm.Step(new StoreAll().Plan(chain), x, Loss);
 
-            // Round-robin: step i of every strategy, in an order that rotates, so drift of the machine falls on all alike.
-            for (int i = 0; i <= stepCount; i++)
-            {
-                for (int j = 0; j < runs.Count && !cancellation.IsCancellationRequested; j++)
-                    TrainStep(runs[(i + j) % runs.Count], measured: i > 0); // the first step allocates the gradients: left out
-                Progress(error, i, stepCount);
-                if (cancellation.IsCancellationRequested)
-                {
-                    error.WriteLine();
-                    error.WriteLine("remat: stopped; no results were written.");
-                    return 130;
-                }
-            }
+            if (RoundRobin(runs, stepCount, error, cancellation) is { } code)
+                return code;
             var results = Results(runs);
             if (parse.GetValue(trace) is { } traceFile)
-                WriteFile(traceFile, Traces(chain, runs));
+                WriteFile(traceFile, Traces(chain.Name, chain.Length, runs));
             if (parse.GetValue(html) is { } htmlFile)
             {
                 var first = runs.Where(r => r.Measure is not null).OrderBy(r => r.Name == "storeall").FirstOrDefault()
@@ -106,10 +116,75 @@ internal static class TrainCommand
                 Viz.HtmlReport.Write(htmlFile, Viz.VizApi.Describe(chain, first.Plan, budget) with { Measured = Viz.TraceView.Of(measuredStep.Trace) },
                     Viz.VizApi.Tradeoff(chain));
             }
-            output.Write(parse.GetValue(json) ? Json(results) : Table(chain, results));
+            output.Write(parse.GetValue(json) ? Json(results) : Table(chain.Name, chain.Length, results));
             return 0;
         }, CancellationToken.None));
         return command;
+    }
+
+    /// <summary>
+    /// Steps every strategy in turn, step i of each in an order that rotates, so that drift of the machine falls on all
+    /// alike; the first step allocates the gradients and is left out. Returns 130 when stopped, else null.
+    /// </summary>
+    private static int? RoundRobin(List<Run> runs, int stepCount, TextWriter error, CancellationToken cancellation)
+    {
+        for (int i = 0; i <= stepCount; i++)
+        {
+            for (int j = 0; j < runs.Count && !cancellation.IsCancellationRequested; j++)
+                TrainStep(runs[(i + j) % runs.Count], measured: i > 0);
+            Progress(error, i, stepCount);
+            if (cancellation.IsCancellationRequested)
+            {
+                error.WriteLine();
+                error.WriteLine("remat: stopped; no results were written.");
+                return 130;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The strategies that plan graphs: store-all, periodic segments (<see cref="GraphSegments"/>) and CP-SAT.</summary>
+    private static readonly string[] GraphNames = ["storeall", "periodic", "optimal"];
+
+    /// <summary>
+    /// Profiles a graph model and prepares its strategies, each on its own copy of the model: store-all; periodic, the
+    /// graph cut into round(sqrt n) segments as a chain of blocks would be; optimal, CP-SAT (<see cref="CpSat.GraphPlanner"/>,
+    /// 20 s) at <paramref name="budget"/>, by default periodic's planned peak, so the two compare at the same memory.
+    /// </summary>
+    private static (Graph Graph, List<Run> Runs) GraphRuns(string model, string[] names, int depth, int width, int batch, long? budget, long seed)
+    {
+        if (width < TrainGraphs.MinChannels)
+            throw new UsageException($"--width is {width}; the graph models need at least {TrainGraphs.MinChannels} channels: below that, libtorch 2.10's " +
+                                     "CPU convolution gives wrong input gradients on more than one thread, with or without Remat (docs/cli.md).");
+        var shape = TrainGraphs.Build(model, depth, width, seed);
+        double elements = (double)batch * 32 * 32 * (width << Math.Min(depth, 5)) * shape.Nodes.Count;
+        if (elements * 4 * 2 > MaxModelBytes)
+            throw new UsageException($"this model needs about {ByteSize.Format((long)Math.Min(elements * 8, long.MaxValue))} for its activations, " +
+                                     $"more than the {ByteSize.Format(MaxModelBytes)} remat train allows; use fewer --layers, a smaller --width or --batch.");
+        random.manual_seed(seed);
+        var x = randn([batch, .. shape.InputShape]);
+        var target = randn([batch, .. shape.TargetShape]);
+        Tensor Loss(Tensor y) => nn.functional.mse_loss(y, target);
+        var graph = Profiler.Profile(shape.Inputs, shape.Nodes, shape.Modules.SelectMany(m => m.parameters()), x, name: model, names: shape.NodeNames);
+        var periodic = GraphSegments.Plan(graph, Math.Max(1, (int)Math.Round(Math.Sqrt(graph.Count))));
+        long memory = budget ?? GraphSimulator.Run(graph, periodic).PeakBytes;
+        var warm = new GraphExecutor(graph, shape.Nodes);
+        for (int i = 0; i < 3; i++) // warm the runtime and libtorch's threads so the first strategy is not penalised
+            warm.Step(graph.StoreAll(), x, Loss);
+        var runs = names.Select(name =>
+        {
+            var schedule = name switch
+            {
+                "storeall" => graph.StoreAll(),
+                "periodic" => periodic,
+                _ => new CpSat.GraphPlanner(memory, TimeSpan.FromSeconds(20)).Plan(graph).Schedule,
+            };
+            var copy = TrainGraphs.Build(model, depth, width, seed);
+            var executor = new GraphExecutor(graph, copy.Nodes);
+            return new Run(name, copy.Modules, () => executor.Step(schedule, x, Loss), GraphSimulator.Run(graph, schedule),
+                () => executor.Measure(schedule, x, Loss));
+        }).ToList();
+        return (graph, runs);
     }
 
     /// <summary>A strategy's step: by the executor for a scheduled strategy, plainly, or through the checkpointed module.</summary>
@@ -181,10 +256,10 @@ internal static class TrainCommand
     }
 
     /// <summary>For every scheduled strategy, one measured step beside its plan, operation by operation.</summary>
-    private static string Traces(Chain chain, List<Run> runs) => System.Text.Json.JsonSerializer.Serialize(new
+    private static string Traces(string? model, int stages, List<Run> runs) => System.Text.Json.JsonSerializer.Serialize(new
     {
-        chain = chain.Name,
-        stages = chain.Length,
+        chain = model,
+        stages,
         strategies = runs.Where(r => r.Measure is not null).Select(run => new
         {
             strategy = run.Name,
@@ -238,10 +313,10 @@ internal static class TrainCommand
             error.WriteLine();
     }
 
-    private static string Table(Chain chain, List<Result> results)
+    private static string Table(string? model, int stages, List<Result> results)
     {
         var sb = new StringBuilder();
-        sb.AppendLine($"model: {chain.Name}, {chain.Length} stages; strategies interleaved step by step; peaks are the step's rise of the resident set (first step left out)");
+        sb.AppendLine($"model: {model}, {stages} stages; strategies interleaved step by step; peaks are the step's rise of the resident set (first step left out)");
         sb.AppendLine($"{"strategy",-10} {"measured peak",14} {"planned peak",13} {"median step",12} {"spread",7} {"overhead",9} {"final loss",12}");
         foreach (var r in results)
             sb.AppendLine($"{r.Strategy,-10} {ByteSize.Format(r.MeasuredPeakBytes),14} {ByteSize.Format(r.PlannedPeakBytes),13} " +

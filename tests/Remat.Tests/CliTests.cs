@@ -150,6 +150,41 @@ public class TrainCliTests
         Assert.Equal(JsonValueKind.Number, rows[1].GetProperty("overhead").ValueKind);
     }
 
+    [Theory]
+    [InlineData("unet", "2", 25)]   // 11 nodes a level + 3
+    [InlineData("resnet", "3", 19)] // stem 2 + 5 a block + pool and fc
+    public void Train_runs_graph_models_by_store_all_periodic_segments_and_CP_SAT_with_identical_losses(string model, string depth, int nodes)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Cli.Cli.Run(["train", "--model", model, "--layers", depth, "--width", "16", "--batch", "4", "--steps", "2", "--json"], output, error);
+        Assert.True(code == 0, error.ToString());
+        using var doc = JsonDocument.Parse(output.ToString());
+        var rows = doc.RootElement.EnumerateArray().ToArray();
+        Assert.Equal(["storeall", "periodic", "optimal"], rows.Select(r => r.GetProperty("strategy").GetString()));
+        var losses = rows.Select(r => r.GetProperty("finalLoss").GetDouble()).Distinct().ToArray();
+        Assert.True(losses.Length == 1, $"{model}: final losses differ across strategies: {string.Join(", ", losses)}");
+        long storeAll = rows[0].GetProperty("plannedPeakBytes").GetInt64();
+        Assert.True(rows[2].GetProperty("plannedPeakBytes").GetInt64() <= rows[1].GetProperty("plannedPeakBytes").GetInt64(),
+            $"{model}: CP-SAT plans at periodic's peak and may not exceed it");
+        Assert.True(rows[1].GetProperty("plannedPeakBytes").GetInt64() < storeAll, $"{model}: periodic segments should save memory");
+
+        var text = new StringWriter();
+        Assert.Equal(0, Cli.Cli.Run(["train", "--model", model, "--layers", depth, "--width", "16", "--batch", "4", "--steps", "1", "--strategy", "storeall"], text, error));
+        Assert.Contains($"model: {model}, {nodes} stages", text.ToString());
+    }
+
+    [Fact]
+    public void Train_refuses_chain_strategies_and_the_html_report_for_graph_models()
+    {
+        var error = new StringWriter();
+        Assert.Equal(2, Cli.Cli.Run(["train", "--model", "unet", "--strategy", "revolve"], new StringWriter(), error));
+        Assert.Contains("storeall, periodic, optimal", error.ToString());
+        error = new StringWriter();
+        Assert.Equal(2, Cli.Cli.Run(["train", "--model", "resnet", "--html", "/tmp/x.html"], new StringWriter(), error));
+        Assert.Contains("--trace", error.ToString());
+    }
+
     [Fact]
     public void Train_writes_the_planned_and_measured_trace_of_each_scheduled_strategy()
     {
