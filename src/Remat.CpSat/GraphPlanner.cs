@@ -31,6 +31,10 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     public Result Plan(Graph graph)
     {
         ArgumentNullException.ThrowIfNull(graph);
+        var storeAll = new Schedule("cpsat", graph.StoreAll().Ops);
+        var storeAllTrace = GraphSimulator.Run(graph, storeAll);
+        if (storeAllTrace.PeakBytes <= budgetBytes) // no schedule is faster than one forward and one backward per node
+            return new Result(storeAll, storeAllTrace, true, 0);
         var model = new StagedModel(graph, budgetBytes);
         var first = FirstSolution(graph);
         if (first is not null)
@@ -41,7 +45,10 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
         if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
         {
             if (first is not null) // the solver proved nothing in time: the first solution stands, with no proven gap
-                return new Result(new Schedule("cpsat", first.Ops), GraphSimulator.Run(graph, first), false, double.NaN);
+            {
+                var fallback = new Schedule("cpsat", first.Ops);
+                return new Result(fallback, GraphSimulator.Run(graph, fallback), false, double.NaN);
+            }
             throw new PlanningLimitException(
                 $"the solver found no schedule within {timeLimit.TotalSeconds:0.#} s ({status}); give it more time (--time-limit) or a larger budget.");
         }
@@ -55,14 +62,11 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     }
 
     /// <summary>
-    /// A valid schedule within the budget to start from: store-all where it fits, else the chain program's plan for a
+    /// A valid schedule within the budget (which store-all does not fit) to start from: the chain program's plan for a
     /// chain, else the fastest segmentation (<see cref="GraphSegments"/>); null when none fits.
     /// </summary>
     private Schedule? FirstSolution(Graph graph)
     {
-        var storeAll = graph.StoreAll();
-        if (GraphSimulator.Run(graph, storeAll).PeakBytes <= budgetBytes)
-            return storeAll;
         if (graph.IsChain)
             return budgetBytes >= Optimal.MinimumBudget(graph.ToChain()) ? new Optimal(budgetBytes).Plan(graph.ToChain()) : null;
         return GraphSegments.Fastest(graph, budgetBytes);
