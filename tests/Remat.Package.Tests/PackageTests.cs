@@ -10,14 +10,27 @@ namespace Remat.Package.Tests;
 /// remat tool is installed from the same folder and plans. Nothing of the repository's build is used by the consumer:
 /// the libstdc++ fix must come with the package.
 /// </summary>
-public sealed class PackageTests(ITestOutputHelper output) : IDisposable
+public sealed class PackageTests(ITestOutputHelper output, PackageTests.Packed packed) : IDisposable, IClassFixture<PackageTests.Packed>
 {
+    /// <summary>The packages, packed once for the class into a temporary folder that goes with it (2-3 GB of build output).</summary>
+    public sealed class Packed : IDisposable
+    {
+        private readonly string _temp = Directory.CreateTempSubdirectory("remat-feed-").FullName;
+        private readonly Lazy<string> _feed;
+
+        public Packed() => _feed = new(() => PackAll(_temp));
+
+        /// <summary>The folder of packages.</summary>
+        public string Feed => _feed.Value;
+
+        public void Dispose() => Directory.Delete(_temp, recursive: true);
+    }
+
     private readonly string _work = Directory.CreateTempSubdirectory("remat-package-").FullName;
 
     // A version of its own, so that NuGet's cache never hands the consumer an older package of the same number.
     private static readonly string Version = "0.1.0-test." + DateTime.UtcNow.ToString("yyyyMMddHHmmssfff", CultureInfo.InvariantCulture);
 
-    private static readonly Lazy<string> Feed = new(PackAll);
 
     [Fact]
     public void A_new_console_project_trains_with_the_Remat_Torch_package()
@@ -35,7 +48,7 @@ public sealed class PackageTests(ITestOutputHelper output) : IDisposable
             </Project>
             """);
         File.Copy(Path.Combine(AppContext.BaseDirectory, "Consumer", "Program.cs"), Path.Combine(project, "Program.cs"));
-        Run("dotnet", $"add package Remat.Torch --version {Version} --source {Feed.Value}", project);
+        Run("dotnet", $"add package Remat.Torch --version {Version} --source {packed.Feed}", project);
         var (code, text) = Run("dotnet", "run -c Release", project, check: false);
         Assert.True(code == 0, $"the consumer failed (exit {code}):\n{text}");
         Assert.Contains("gradients equal: True", text);
@@ -45,7 +58,7 @@ public sealed class PackageTests(ITestOutputHelper output) : IDisposable
     public void The_remat_tool_installs_from_the_package_folder_and_plans()
     {
         string tools = Path.Combine(_work, "tools");
-        Run("dotnet", $"tool install --tool-path {tools} --add-source {Feed.Value} Remat.Cli --version {Version}", _work);
+        Run("dotnet", $"tool install --tool-path {tools} --add-source {packed.Feed} Remat.Cli --version {Version}", _work);
         var (code, text) = Run(Path.Combine(tools, "remat"), "plan --layers 12 --budget 1GiB", _work, check: false);
         Assert.True(code == 0, $"remat plan failed (exit {code}):\n{text}");
         Assert.Contains("optimal", text);
@@ -59,12 +72,11 @@ public sealed class PackageTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>Packs Remat, Remat.Torch, Remat.CpSat and the tool into a folder, building in a folder of its own.</summary>
-    private static string PackAll()
+    private static string PackAll(string temp)
     {
         string root = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(root, "Remat.slnx")))
             root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("the tests run outside the repository: no Remat.slnx above them.");
-        string temp = Directory.CreateTempSubdirectory("remat-feed-").FullName;
         string feed = Path.Combine(temp, "feed");
         foreach (var project in new[] { "src/Remat", "src/Remat.Torch", "src/Remat.CpSat", "src/Remat.Cli" })
             Run("dotnet", $"pack {project} -c Release -o {feed} -p:Version={Version} --artifacts-path {Path.Combine(temp, "artifacts")}", root);
