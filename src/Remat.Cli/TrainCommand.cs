@@ -54,10 +54,15 @@ internal static class TrainCommand
             DefaultValueFactory = _ => "storeall,periodic,revolve", // unet and resnet: storeall,periodic,optimal
         };
         var json = new Option<bool>("--json") { Description = "Print the results as JSON." };
+        var timeLimit = new Option<double>("--time-limit")
+        {
+            Description = "unet and resnet: the seconds CP-SAT may search for the optimal strategy's plan (default 20).",
+            DefaultValueFactory = _ => 20,
+        };
         var trace = new Option<string?>("--trace") { Description = "Write the planned and the measured trace of one step of each scheduled strategy (JSON)." };
         var html = new Option<string?>("--html") { Description = "Write a report of the first scheduled strategy (store-all last): planned and measured memory and time of its operations." };
         var command = new Command("train", "Train a model on synthetic data with each strategy and measure memory and time.");
-        foreach (var o in strategies.All.Concat<Option>([model, layers, width, batch, steps, sequence, seed, which, json, trace, html]))
+        foreach (var o in strategies.All.Concat<Option>([model, layers, width, batch, steps, sequence, seed, which, json, timeLimit, trace, html]))
             command.Options.Add(o);
         // The training runs on its own task, so that Ctrl-C reaches the cancellation token while it runs.
         command.SetAction((parse, cancellation) => Task.Run(() =>
@@ -76,8 +81,11 @@ internal static class TrainCommand
             {
                 if (parse.GetValue(html) is not null)
                     throw new UsageException("--html reports chain models; for unet and resnet use --trace.");
+                double seconds = parse.GetValue(timeLimit);
+                if (!(seconds > 0 && seconds <= 86_400))
+                    throw new UsageException($"--time-limit {seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}: give the solver between 0 and 86400 seconds.");
                 var (graph, graphRuns) = GraphRuns(modelName, names, parse.GetValue(layers) ?? (modelName == "unet" ? 3 : 8),
-                    parse.GetValue(width) ?? 16, parse.GetValue(batch) ?? 32, parse.GetValue(strategies.Budget), parse.GetValue(seed));
+                    parse.GetValue(width) ?? 16, parse.GetValue(batch) ?? 32, parse.GetValue(strategies.Budget), parse.GetValue(seed), seconds);
                 if (RoundRobin(graphRuns, parse.GetValue(steps) ?? 10, error, cancellation) is { } stopped)
                     return stopped;
                 if (parse.GetValue(trace) is { } graphTrace)
@@ -149,9 +157,10 @@ internal static class TrainCommand
     /// <summary>
     /// Profiles a graph model and prepares its strategies, each on its own copy of the model: store-all; periodic, the
     /// graph cut into round(sqrt n) segments as a chain of blocks would be; optimal, CP-SAT (<see cref="CpSat.GraphPlanner"/>,
-    /// 20 s) at <paramref name="budget"/>, by default periodic's planned peak, so the two compare at the same memory.
+    /// <paramref name="seconds"/>) at <paramref name="budget"/>, by default periodic's planned peak, so the two compare at the same memory.
     /// </summary>
-    private static (Graph Graph, List<Run> Runs) GraphRuns(string model, string[] names, int depth, int width, int batch, long? budget, long seed)
+    private static (Graph Graph, List<Run> Runs) GraphRuns(string model, string[] names, int depth, int width, int batch, long? budget, long seed,
+        double seconds)
     {
         if (width < TrainGraphs.MinChannels)
             throw new UsageException($"--width is {width}; the graph models need at least {TrainGraphs.MinChannels} channels: below that, libtorch 2.10's " +
@@ -177,7 +186,7 @@ internal static class TrainCommand
             {
                 "storeall" => graph.StoreAll(),
                 "periodic" => periodic,
-                _ => new CpSat.GraphPlanner(memory, TimeSpan.FromSeconds(20)).Plan(graph).Schedule,
+                _ => new CpSat.GraphPlanner(memory, TimeSpan.FromSeconds(seconds)).Plan(graph).Schedule,
             };
             var copy = TrainGraphs.Build(model, depth, width, seed);
             var executor = new GraphExecutor(graph, copy.Nodes);

@@ -157,7 +157,7 @@ public class TrainCliTests
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = Cli.Cli.Run(["train", "--model", model, "--layers", depth, "--width", "16", "--batch", "4", "--steps", "2", "--json"], output, error);
+        int code = Cli.Cli.Run(["train", "--model", model, "--layers", depth, "--width", "16", "--batch", "4", "--steps", "2", "--time-limit", "3", "--json"], output, error);
         Assert.True(code == 0, error.ToString());
         using var doc = JsonDocument.Parse(output.ToString());
         var rows = doc.RootElement.EnumerateArray().ToArray();
