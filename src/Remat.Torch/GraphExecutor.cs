@@ -39,13 +39,8 @@ public sealed class GraphExecutor
     /// As <see cref="Step"/>, and measures every operation: its wall time, the memory after it and the peak during it
     /// (<see cref="ScheduleExecutor.Measure"/>), so the trace compares op by op with the graph simulator's.
     /// </summary>
-    public MeasuredStep Measure(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss)
-    {
-        ArgumentNullException.ThrowIfNull(schedule);
-        ArgumentNullException.ThrowIfNull(input);
-        var recorder = new OpRecorder(schedule, _graph.Count, input.numel() * input.ElementSize);
-        return new MeasuredStep(Run(schedule, input, loss, recorder), recorder.ToTrace());
-    }
+    public MeasuredStep Measure(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss) =>
+        OpRecorder.Measure(schedule, _graph.Count, input, recorder => Run(schedule, input, loss, recorder));
 
     private float Run(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss, OpRecorder? recorder)
     {

@@ -29,6 +29,15 @@ internal sealed class OpRecorder
         _base = MemoryMeter.Resident() - inputBytes;
     }
 
+    /// <summary>Runs <paramref name="step"/> with a recorder for it and returns its loss with the measured trace.</summary>
+    public static MeasuredStep Measure(Schedule schedule, int stages, TorchSharp.torch.Tensor input, Func<OpRecorder, float> step)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        ArgumentNullException.ThrowIfNull(input);
+        var recorder = new OpRecorder(schedule, stages, input.numel() * input.ElementSize);
+        return new MeasuredStep(step(recorder), recorder.ToTrace());
+    }
+
     /// <summary>Runs operation <paramref name="index"/> and records its time, memory after and peak during.</summary>
     public void Measure(int index, Action operation)
     {

@@ -41,13 +41,8 @@ public sealed class ScheduleExecutor
     /// the input's bytes). The trace has the shape of the simulator's, so planned and measured compare op by op.
     /// Measuring adds a few reads of <c>/proc</c> per operation; use it for a step to inspect, not for training.
     /// </summary>
-    public MeasuredStep Measure(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss)
-    {
-        ArgumentNullException.ThrowIfNull(schedule);
-        ArgumentNullException.ThrowIfNull(input);
-        var recorder = new OpRecorder(schedule, _stages.Length, input.numel() * input.ElementSize);
-        return new MeasuredStep(Run(schedule, input, loss, recorder), recorder.ToTrace());
-    }
+    public MeasuredStep Measure(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss) =>
+        OpRecorder.Measure(schedule, _stages.Length, input, recorder => Run(schedule, input, loss, recorder));
 
     private float Run(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss, OpRecorder? recorder)
     {
