@@ -165,11 +165,15 @@ internal static class TrainCommand
         if (width < TrainGraphs.MinChannels)
             throw new UsageException($"--width is {width}; the graph models need at least {TrainGraphs.MinChannels} channels: below that, libtorch 2.10's " +
                                      "CPU convolution gives wrong input gradients on more than one thread, with or without Remat (docs/cli.md).");
-        var shape = TrainGraphs.Build(model, depth, width, seed);
-        double elements = (double)batch * 32 * 32 * (width << Math.Min(depth, 5)) * shape.Nodes.Count;
-        if (elements * 4 * 2 > MaxModelBytes)
-            throw new UsageException($"this model needs about {ByteSize.Format((long)Math.Min(elements * 8, long.MaxValue))} for its activations, " +
+        // An upper bound before anything is built: every node at the widest channels over the whole image, in fp32, twice
+        // (output and saved), and a 3x3 convolution's weights, gradients and copy per strategy at every node.
+        int nodes = model == "unet" ? 11 * Math.Min(depth, 6) + 3 : 5 * depth + 4;
+        double widest = model == "unet" ? (double)width * (1 << Math.Min(depth, 5)) : width;
+        double bytes = 8 * nodes * (batch * 32.0 * 32 * widest + 9 * widest * widest * (names.Length + 2));
+        if (bytes > MaxModelBytes)
+            throw new UsageException($"this model needs up to {ByteSize.Format((long)Math.Min(bytes, long.MaxValue))} for its weights and activations, " +
                                      $"more than the {ByteSize.Format(MaxModelBytes)} remat train allows; use fewer --layers, a smaller --width or --batch.");
+        var shape = TrainGraphs.Build(model, depth, width, seed);
         random.manual_seed(seed);
         var x = randn([batch, .. shape.InputShape]);
         var target = randn([batch, .. shape.TargetShape]);
