@@ -187,6 +187,34 @@ public class PageTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
     }
 
     [Fact]
+    public async Task The_graph_tab_draws_the_CP_SAT_plan_of_a_U_Net_and_its_memory_within_the_budget()
+    {
+        var (page, errors) = await Open();
+        await page.EvalOnSelectorAsync("#graph-seconds", "e => e.value = 1"); // a second of search keeps the test short
+        await page.ClickAsync("#tab-graph");
+        await page.WaitForFunctionAsync("() => state.charts['graph-memory'] !== undefined", null, new PageWaitForFunctionOptions { Timeout = 60_000 });
+        Assert.Equal(60, await page.Locator("#graph-drawing circle").CountAsync());
+        string status = await page.InnerTextAsync("#graph-status");
+        Assert.Contains("unet, 60 nodes", status);
+
+        using var http = new HttpClient { BaseAddress = fixture.Address };
+        using var response = await http.PostAsJsonAsync("api/graph", new { model = "unet", budgetFraction = 0.5, timeLimitSeconds = 1 });
+        response.EnsureSuccessStatusCode();
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var g = doc.RootElement;
+        Assert.True(g.GetProperty("peakBytes").GetInt64() <= g.GetProperty("budgetBytes").GetInt64(), "the plan's peak is over its budget");
+        var forwards = g.GetProperty("nodes").EnumerateArray().Sum(n => n.GetProperty("forwards").GetInt32());
+        var forwardOps = g.GetProperty("ops").EnumerateArray().Count(o => o.GetProperty("op").GetString() is "Fe" or "Fn" or "Fck");
+        Assert.Equal(forwardOps, forwards);
+        Assert.True(forwards > 60, "at half of store-all's peak some node must be recomputed");
+
+        await page.SelectOptionAsync("#graph-model", "resnet");
+        await page.WaitForFunctionAsync("() => document.querySelectorAll('#graph-drawing circle').length === 152", null, new PageWaitForFunctionOptions { Timeout = 60_000 });
+        Assert.Contains("resnet, 152 nodes", await page.InnerTextAsync("#graph-status"));
+        Assert.Empty(errors);
+    }
+
+    [Fact]
     public async Task The_static_export_opens_offline()
     {
         string path = Path.Combine(Path.GetTempPath(), $"remat-report-{Guid.NewGuid():N}.html");

@@ -50,6 +50,17 @@ internal sealed record RecomputePoint(string Mode, double ActivationBytesPerLaye
 internal sealed record ConceptResponse(
     IReadOnlyList<ScalingPoint> Scaling, double ForwardShare, double SqrtOverhead, int SqrtSegments, string Transformer, IReadOnlyList<RecomputePoint> Recompute);
 
+/// <summary>A graph to plan: a synthetic model (unet or resnet) and the budget as a share of store-all's peak.</summary>
+internal sealed record GraphRequest(string Model = "unet", double BudgetFraction = 0.75, double TimeLimitSeconds = 5);
+
+/// <summary>A node of a planned graph: its name, inputs and output, how often the plan runs its forward, and whether an early Free drops its output.</summary>
+internal sealed record NodeView(string Name, IReadOnlyList<int> Inputs, long OutputBytes, int Forwards, bool Freed);
+
+/// <summary>A graph's CP-SAT plan as the page draws it.</summary>
+internal sealed record GraphResponse(
+    string Model, IReadOnlyList<NodeView> Nodes, IReadOnlyList<OpView> Ops, IReadOnlyList<long> MemoryAfter, IReadOnlyList<long> PeakDuring,
+    long BudgetBytes, long StoreAllPeakBytes, long PeakBytes, double Time, double BaselineTime, bool Optimal, double? Gap);
+
 /// <summary>The requests of the page's JSON API, answered by the core planners and simulator.</summary>
 internal static class VizApi
 {
@@ -135,6 +146,34 @@ internal static class VizApi
             return new SegmentPoint(n, t.PeakBytes, t.Time, (double)t.PeakBytes * t.Time);
         }).ToList();
         return new TradeoffResponse(frontier, strategies, strategies[1], segments, sqrt);
+    }
+
+    /// <summary>
+    /// Plans a synthetic graph (<see cref="GraphModels"/>) with CP-SAT at a share of store-all's peak, within a time
+    /// limit of at most 30 s, and describes each node: how often it is forwarded and whether its output is freed early.
+    /// </summary>
+    public static GraphResponse Graph(GraphRequest request)
+    {
+        var graph = request.Model switch
+        {
+            "unet" => GraphModels.UNet(),
+            "resnet" => GraphModels.ResNet(),
+            _ => throw new UsageException($"model is '{request.Model}'; the page plans unet or resnet."),
+        };
+        if (!(request.BudgetFraction is > 0 and <= 1))
+            throw new UsageException($"budgetFraction is {request.BudgetFraction}; give a share of store-all's peak in (0, 1].");
+        if (!(request.TimeLimitSeconds is > 0 and <= 30))
+            throw new UsageException($"timeLimitSeconds is {request.TimeLimitSeconds}; the page gives the solver 0 to 30 s.");
+        long storeAll = GraphSimulator.Run(graph, graph.StoreAll()).PeakBytes;
+        long budget = (long)(storeAll * request.BudgetFraction);
+        var result = new CpSat.GraphPlanner(budget, TimeSpan.FromSeconds(request.TimeLimitSeconds)).Plan(graph);
+        var trace = result.Trace;
+        var freed = trace.Schedule.Ops.Where(o => o.Kind == OpKind.Free).Select(o => o.Stage).ToHashSet();
+        var nodes = Enumerable.Range(1, graph.Count).Select(v =>
+            new NodeView(graph[v].Name, graph.Inputs(v), graph[v].OutputBytes, trace.ForwardsPerStage[v - 1], freed.Contains(v))).ToList();
+        return new GraphResponse(request.Model, nodes, trace.Schedule.Ops.Select(o => new OpView(o.Kind.ToString(), o.Stage)).ToList(),
+            trace.MemoryAfter, trace.PeakDuring, budget, storeAll, trace.PeakBytes, trace.Time, graph.BaselineTime, result.Optimal,
+            double.IsNaN(result.Gap) ? null : result.Gap);
     }
 
     /// <summary>

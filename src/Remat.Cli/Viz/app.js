@@ -415,12 +415,71 @@ async function showTransformer() {
   await Promise.all([refreshCalculator('a'), refreshCalculator('b')]);
 }
 
+// The graph tab: a synthetic graph planned by CP-SAT (/api/graph), its nodes and skips, and its memory over the step.
+async function showGraph() {
+  const status = $('graph-status');
+  status.textContent = 'Planning with CP-SAT...';
+  let g;
+  try {
+    g = await api('/api/graph', { model: $('graph-model').value, budgetFraction: +$('graph-budget').value / 100, timeLimitSeconds: +$('graph-seconds').value });
+  } catch (e) {
+    status.textContent = e.error || String(e);
+    return;
+  }
+  const recomputed = g.nodes.filter(n => n.forwards > 1).length, freed = g.nodes.filter(n => n.freed).length;
+  const proof = g.optimal ? 'proven optimal' : g.gap === null ? 'the starting segmentation (nothing proven in time)' : 'within ' + (g.gap * 100).toFixed(1) + '% of the optimum (proven)';
+  status.textContent = `${g.model}, ${g.nodes.length} nodes: peak ${fmtBytes(g.peakBytes)} of a ${fmtBytes(g.budgetBytes)} budget ` +
+    `(store-all ${fmtBytes(g.storeAllPeakBytes)}), ${((g.time / g.baselineTime - 1) * 100).toFixed(1)}% extra time, ` +
+    `${recomputed} nodes recomputed, ${freed} outputs freed early; ${proof}.`;
+  drawGraph(g);
+  const points = a => a.map((y, i) => ({ x: i + 1, y: y / MiB }));
+  chart('graph-memory', {
+    type: 'line',
+    data: { datasets: [
+      { label: 'memory after each operation', data: points(g.memoryAfter), borderColor: '#3b82f6', pointRadius: 0, stepped: true },
+      { label: 'peak during each operation', data: points(g.peakDuring), borderColor: '#93c5fd', borderDash: [4, 3], pointRadius: 0, stepped: true },
+      { label: 'budget ' + fmtBytes(g.budgetBytes), data: [{ x: 1, y: g.budgetBytes / MiB }, { x: g.ops.length, y: g.budgetBytes / MiB }], borderColor: '#111827', borderDash: [8, 4], pointRadius: 0 },
+    ] },
+    options: { animation: false, maintainAspectRatio: false, parsing: false,
+      scales: { x: { type: 'linear', title: { display: true, text: 'operation' } }, y: { title: { display: true, text: 'MiB' } } },
+      plugins: { title: { display: true, text: 'Memory over the training step (the graph simulator\'s trace)' } } },
+  });
+}
+
+function drawGraph(g) {
+  const svg = $('graph-drawing'), width = svg.clientWidth || 1000, height = 180, base = 150, n = g.nodes.length;
+  const x = v => 10 + (width - 20) * (v - 0.5) / n;
+  const ns = 'http://www.w3.org/2000/svg';
+  const add = (tag, attributes, parent = svg) => {
+    const e = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attributes)) e.setAttribute(k, v);
+    parent.appendChild(e);
+    return e;
+  };
+  svg.replaceChildren();
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  g.nodes.forEach((node, i) => {
+    for (const u of node.inputs) {
+      if (u === 0) continue;
+      const rise = Math.min(base - 10, 6 * (i + 1 - u));
+      add('path', { class: 'edge', d: `M ${x(u)} ${base} Q ${(x(u) + x(i + 1)) / 2} ${base - 2 * rise} ${x(i + 1)} ${base}` });
+    }
+  });
+  const r = Math.max(2, Math.min(6, (width - 20) / n / 2 - 1));
+  g.nodes.forEach((node, i) => {
+    const c = add('circle', { cx: x(i + 1), cy: base, r, class: (node.forwards > 1 ? 'recomputed' : 'kept') + (node.freed ? ' freed' : ''), 'data-node': i + 1 });
+    add('title', {}, c).textContent = `${node.name}: ${node.forwards} forward${node.forwards > 1 ? 's' : ''}, output ${fmtBytes(node.outputBytes)}${node.freed ? ', freed early' : ''}`;
+    if (node.forwards > 1) add('text', { x: x(i + 1), y: base + r + 11 }).textContent = node.forwards;
+  });
+}
+
 function selectTab(name) {
-  for (const tab of ['chain', 'transformer']) {
+  for (const tab of ['chain', 'transformer', 'graph']) {
     $('tab-' + tab).setAttribute('aria-selected', String(tab === name));
     $('panel-' + tab).hidden = tab !== name;
   }
   if (name === 'transformer') showTransformer().catch(e => showError(e.error || String(e)));
+  if (name === 'graph' && !state.charts['graph-memory']) showGraph();
 }
 
 function wire() {
@@ -438,6 +497,9 @@ function wire() {
   $('step').addEventListener('click', () => setFrame(state.frame + 1));
   $('tab-chain').addEventListener('click', () => selectTab('chain'));
   $('tab-transformer').addEventListener('click', () => selectTab('transformer'));
+  $('tab-graph').addEventListener('click', () => selectTab('graph'));
+  $('graph-budget').addEventListener('input', () => { $('graph-budget-value').textContent = $('graph-budget').value + '%'; });
+  for (const id of ['graph-model', 'graph-budget', 'graph-seconds']) $(id).addEventListener('change', showGraph);
   document.addEventListener('keydown', e => {
     if (e.target.tagName === 'INPUT' || e.target.tagName === 'SELECT') return;
     if (e.key === ' ') { e.preventDefault(); play(); }
@@ -450,6 +512,7 @@ if (staticData) {
   // A static export: the answers are embedded; only the animation runs.
   document.body.classList.add('static');
   $('tab-transformer').hidden = true;
+  $('tab-graph').hidden = true;
   state.plan = staticData.plan;
   state.tradeoff = staticData.tradeoff;
   $('play').addEventListener('click', play);
@@ -460,4 +523,5 @@ if (staticData) {
   wire();
   refreshChain();
   if (location.hash.startsWith('#transformer')) selectTab('transformer');
+  if (location.hash.startsWith('#graph')) selectTab('graph');
 }
