@@ -167,7 +167,7 @@ internal static class TrainCommand
                                      "CPU convolution gives wrong input gradients on more than one thread, with or without Remat (docs/cli.md).");
         // An upper bound before anything is built: every node at the widest channels over the whole image, in fp32, twice
         // (output and saved), and a 3x3 convolution's weights, gradients and copy per strategy at every node.
-        int nodes = model == "unet" ? 11 * Math.Min(depth, 6) + 3 : 5 * depth + 4;
+        long nodes = TrainGraphs.NodeCount(model, depth);
         double widest = model == "unet" ? (double)width * (1 << Math.Min(depth, 5)) : width;
         double bytes = 8 * nodes * (batch * 32.0 * 32 * widest + 9 * widest * widest * (names.Length + 2));
         if (bytes > MaxModelBytes)
@@ -179,7 +179,7 @@ internal static class TrainCommand
         var target = randn([batch, .. shape.TargetShape]);
         Tensor Loss(Tensor y) => nn.functional.mse_loss(y, target);
         var graph = Profiler.Profile(shape.Inputs, shape.Nodes, shape.Modules.SelectMany(m => m.parameters()), x, name: model, names: shape.NodeNames);
-        var periodic = GraphSegments.Plan(graph, Math.Max(1, (int)Math.Round(Math.Sqrt(graph.Count))));
+        var periodic = GraphSegments.Plan(graph, new Periodic().SegmentsFor(graph.Count));
         long memory = budget ?? GraphSimulator.Run(graph, periodic).PeakBytes;
         var warm = new GraphExecutor(graph, shape.Nodes);
         for (int i = 0; i < 3; i++) // warm the runtime and libtorch's threads so the first strategy is not penalised

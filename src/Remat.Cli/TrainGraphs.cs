@@ -21,6 +21,9 @@ internal static class TrainGraphs
     /// </summary>
     public const int MinChannels = 16;
 
+    /// <summary>The nodes of <paramref name="model"/> at <paramref name="depth"/>, before it is built: 11 a U-Net level and 3, 5 a ResNet block and 4.</summary>
+    public static long NodeCount(string model, int depth) => model == "unet" ? 11L * depth + 3 : 5L * depth + 4;
+
     /// <summary>Image channels and side.</summary>
     private const int Channels = 4, Side = 32;
 

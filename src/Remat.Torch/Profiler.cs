@@ -127,7 +127,7 @@ public static class Profiler
                 }
             }
             var sized = new Graph(inputBytes, Enumerable.Range(1, N).Select(v => new Stage(Name(v), 1, 1, outputs[v], outputs[v])), inputs, name);
-            var schedule = GraphSegments.Plan(sized, Math.Max(1, (int)Math.Round(Math.Sqrt(N))));
+            var schedule = GraphSegments.Plan(sized, new Periodic().SegmentsFor(N));
             var executor = new GraphExecutor(sized, nodes);
             var samples = Collect(N, inputBytes, repeats, schedule, () => executor.Measure(schedule, input, y => y.sum()).Trace);
             return new Graph(inputBytes, Enumerable.Range(1, N).Select(v => samples.Stage(v, Name(v), outputs[v])), inputs, name);

@@ -196,25 +196,32 @@ function chart(id, config) {
   return state.charts[id];
 }
 
+// A trace's memory after and peak during each operation, and the budget's line, as chart datasets.
+const stepPoints = a => a.map((y, i) => ({ x: i + 1, y: y / MiB }));
+const traceLines = trace => [
+  { label: 'memory after each operation', data: stepPoints(trace.memoryAfter), borderColor: '#3b82f6', pointRadius: 0, stepped: true },
+  { label: 'peak during each operation', data: stepPoints(trace.peakDuring), borderColor: '#93c5fd', borderDash: [4, 3], pointRadius: 0, stepped: true },
+];
+const budgetLine = (bytes, operations) =>
+  ({ label: 'budget ' + fmtBytes(bytes), data: [{ x: 1, y: bytes / MiB }, { x: operations, y: bytes / MiB }], borderColor: '#111827', borderDash: [8, 4], pointRadius: 0 });
+const memoryScales = { x: { type: 'linear', title: { display: true, text: 'operation' } }, y: { title: { display: true, text: 'MiB' } } };
+
 function drawMemory() {
   const p = state.plan, n = p.ops.length;
-  const points = a => a.map((y, i) => ({ x: i + 1, y: y / MiB }));
   const peakIndex = p.peakDuring.indexOf(Math.max(...p.peakDuring));
   const datasets = [
-    { label: 'memory after each operation', data: points(p.memoryAfter), borderColor: '#3b82f6', pointRadius: 0, stepped: true },
-    { label: 'peak during each operation', data: points(p.peakDuring), borderColor: '#93c5fd', borderDash: [4, 3], pointRadius: 0, stepped: true },
+    ...traceLines(p),
     { label: 'peak ' + fmtBytes(p.peakBytes), data: [{ x: peakIndex + 1, y: p.peakBytes / MiB }], borderColor: '#dc2626', backgroundColor: '#dc2626', pointRadius: 6, showLine: false },
     { label: 'now', data: [], borderColor: '#f59e0b', backgroundColor: '#f59e0b', pointRadius: 7, showLine: false },
   ];
-  if (p.budgetBytes) datasets.push({ label: 'budget ' + fmtBytes(p.budgetBytes), data: [{ x: 1, y: p.budgetBytes / MiB }, { x: n, y: p.budgetBytes / MiB }], borderColor: '#111827', borderDash: [8, 4], pointRadius: 0 });
+  if (p.budgetBytes) datasets.push(budgetLine(p.budgetBytes, n));
   if (p.measured) {
-    datasets.push({ label: 'measured memory after each operation', data: points(p.measured.memoryAfter), borderColor: '#16a34a', pointRadius: 0, stepped: true });
-    datasets.push({ label: 'measured peak during each operation', data: points(p.measured.peakDuring), borderColor: '#86efac', borderDash: [4, 3], pointRadius: 0, stepped: true });
+    datasets.push({ label: 'measured memory after each operation', data: stepPoints(p.measured.memoryAfter), borderColor: '#16a34a', pointRadius: 0, stepped: true });
+    datasets.push({ label: 'measured peak during each operation', data: stepPoints(p.measured.peakDuring), borderColor: '#86efac', borderDash: [4, 3], pointRadius: 0, stepped: true });
   }
   chart('memory', {
     type: 'line', data: { datasets },
-    options: { animation: false, maintainAspectRatio: false, parsing: false,
-      scales: { x: { type: 'linear', title: { display: true, text: 'operation' } }, y: { title: { display: true, text: 'MiB' } } },
+    options: { animation: false, maintainAspectRatio: false, parsing: false, scales: memoryScales,
       plugins: { title: { display: true, text: p.measured ? 'Memory over the training step: planned (the simulator) and measured (a real step)' : 'Memory over the training step (the simulator\'s trace)' } } },
   });
   drawOpTimes();
@@ -432,16 +439,10 @@ async function showGraph() {
     `(store-all ${fmtBytes(g.storeAllPeakBytes)}), ${((g.time / g.baselineTime - 1) * 100).toFixed(1)}% extra time, ` +
     `${recomputed} nodes recomputed, ${freed} outputs freed early; ${proof}.`;
   drawGraph(g);
-  const points = a => a.map((y, i) => ({ x: i + 1, y: y / MiB }));
   chart('graph-memory', {
     type: 'line',
-    data: { datasets: [
-      { label: 'memory after each operation', data: points(g.memoryAfter), borderColor: '#3b82f6', pointRadius: 0, stepped: true },
-      { label: 'peak during each operation', data: points(g.peakDuring), borderColor: '#93c5fd', borderDash: [4, 3], pointRadius: 0, stepped: true },
-      { label: 'budget ' + fmtBytes(g.budgetBytes), data: [{ x: 1, y: g.budgetBytes / MiB }, { x: g.ops.length, y: g.budgetBytes / MiB }], borderColor: '#111827', borderDash: [8, 4], pointRadius: 0 },
-    ] },
-    options: { animation: false, maintainAspectRatio: false, parsing: false,
-      scales: { x: { type: 'linear', title: { display: true, text: 'operation' } }, y: { title: { display: true, text: 'MiB' } } },
+    data: { datasets: [...traceLines(g), budgetLine(g.budgetBytes, g.ops.length)] },
+    options: { animation: false, maintainAspectRatio: false, parsing: false, scales: memoryScales,
       plugins: { title: { display: true, text: 'Memory over the training step (the graph simulator\'s trace)' } } },
   });
 }

@@ -52,7 +52,7 @@ public sealed class Optimal : IPlanner
         if (_budget < least.PeakBytes)
             throw new InfeasibleBudgetException(Name, _budget, least.PeakBytes);
         var table = new ExactTable(chain, slotBytes, slots);
-        var candidates = Shared(chain, least, [_budget]).Append(storeAll.Schedule);
+        var candidates = Shared(chain, least, [_budget]);
         if (!float.IsPositiveInfinity(table.Time(slots)))
             candidates = candidates.Append(ExactFamily.Emit(Name, chain.Length, table, slots));
         var best = candidates.Select(c => Simulator.Run(chain, c)).Where(t => t.PeakBytes <= _budget).MinBy(t => t.Time)!;
