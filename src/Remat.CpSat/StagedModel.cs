@@ -58,8 +58,8 @@ internal sealed class StagedModel
                 // A record is useful up to its backward; a plain x_v while a reader of it still has a backward to come.
                 if (forward ? v <= t : t <= BStage(v))
                     _fe[t, v] = Model.NewBoolVar($"fe{t}_{v}");
-                // In a chain, Fn(k) is the only way to drop a plain x_{k-1} before B(k), even at the price of an
-                // x_k that nothing frees any more: plain forwards are allowed up to the node's own backward.
+                // In a chain, Fn(k) is the only way to drop a plain x_{k-1} before B(k), at the price of an x_k
+                // that B(k) frees: plain forwards are allowed up to the node's own backward.
                 if (forward ? v <= t : t <= BStage(v))
                 {
                     _fp[t, v] = Model.NewBoolVar($"fp{t}_{v}");
@@ -232,7 +232,8 @@ internal sealed class StagedModel
                 foreach (var f in _freesOf.GetValueOrDefault((t, u), []))
                     end.AddTerm(f, -1);
                 Model.Add(end >= 0);
-                bool dropsHere = !forward && graph.Consumers(u).Count > 0 && Last(u) == b; // B(b) frees it: no reader is left
+                // B(b) frees it: no reader is left, or it is b's own output, dead once B(b) has run (docs/model.md).
+                bool dropsHere = !forward && (graph.Consumers(u).Count > 0 && Last(u) == b || u == b);
                 if (dropsHere)
                 {
                     if (t < T && plain[t + 1, u] is { } gone)
@@ -254,7 +255,8 @@ internal sealed class StagedModel
 
             if (!forward)
             {
-                // B(b): needs x̄_b; frees x̄_b and d_b, stores d_u for the inputs it reaches first, and frees plain inputs it reads last.
+                // B(b): needs x̄_b; frees x̄_b and d_b, stores d_u for the inputs it reaches first, and frees plain inputs it
+                // reads last and a plain x_b.
                 Model.Add(Of(record[t, b]) + Of(_fe[t, b]) + Of(_feLate[t, b]) >= 1);
                 var during = LinearExpr.NewBuilder();
                 during.Add(mem);
@@ -263,7 +265,7 @@ internal sealed class StagedModel
                 var after = LinearExpr.NewBuilder();
                 after.Add(mem);
                 after.Add(-Abar(b) - A(b) + graph.Inputs(b).Where(u => First(u) == b).Sum(A));
-                foreach (int u in graph.Inputs(b).Where(u => Last(u) == b))
+                foreach (int u in graph.Inputs(b).Where(u => Last(u) == b).Append(b))
                 {
                     if (u == 0)
                         after.Add(-graph.InputBytes / unit);
@@ -384,6 +386,7 @@ internal sealed class StagedModel
                     break;
                 case OpKind.B:
                     record[v] = false;
+                    plain[v] = false;
                     done[v] = true;
                     foreach (int u in _graph.Inputs(v).Where(u => u > 0 && _graph.Consumers(u).All(w => done[w])))
                         plain[u] = false;

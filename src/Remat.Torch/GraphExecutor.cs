@@ -130,6 +130,7 @@ public sealed class GraphExecutor
                         x.Dispose();
                     records[v] = null;
                     Free(ref gradients[v]);
+                    Free(ref plain[v]); // dead: docs/model.md
                     foreach (int u in _graph.Inputs(v))
                         if (--waiting[u] == 0 && u > 0)
                             Free(ref plain[u]); // no forward can need x_u any more

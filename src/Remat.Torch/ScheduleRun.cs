@@ -120,6 +120,7 @@ internal sealed class ScheduleRun : IDisposable
                 record.Input.Dispose();
                 _records[k] = null;
                 gradient.Dispose();
+                Free(ref _plain[k]); // dead: docs/model.md
                 if (k > 1)
                     Free(ref _plain[k - 1]);
                 return next;

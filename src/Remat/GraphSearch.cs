@@ -96,6 +96,7 @@ public static class GraphSearch
                     foreach (int u in graph.Inputs(v))
                         if (Plain(next, u) && graph.Consumers(u).All(w => (next >> (doneShift + w - 1) & 1) != 0))
                             next &= ~(1L << u);
+                    next &= ~(1L << v); // a plain x_v is dead once B(v) has run
                     Move(Op.B(v), next, mem + s.BackwardTempBytes, s.BackwardTime);
                 }
             }

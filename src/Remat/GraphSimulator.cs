@@ -116,6 +116,11 @@ public static class GraphSimulator
                     gradient[v] = false;
                     done[v] = true;
                     mem -= s.SavedBytes + s.OutputBytes; // x̄_v and d_v
+                    if (plain[v])
+                    {
+                        plain[v] = false; // every reader has run its backward and x̄_v is gone: nothing can read x_v any more
+                        mem -= s.OutputBytes;
+                    }
                     foreach (int u in graph.InputArray(v))
                     {
                         if (!gradient[u])

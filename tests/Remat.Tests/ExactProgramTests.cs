@@ -18,39 +18,79 @@ public class ExactProgramTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void The_program_is_never_worse_than_rotor_nor_better_than_the_exhaustive_optimum()
+    public void The_search_equals_the_exhaustive_optimum_on_5000_random_chains_and_is_never_slower_than_rotor()
     {
-        var rng = new Random(31);
-        int trials = 2000, equal = 0, rotorSlower = 0, rotorNone = 0, peakEqual = 0;
-        for (int trial = 0; trial < trials; trial++)
+        // docs/planners.md "Remat's program": chains of 1-8 stages, sizes of 0 to 10 bytes (no common divisor), with and
+        // without temporaries, at a random budget between the least peak and store-all's. Chains run on both cores.
+        const int trials = 5000;
+        var misses = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var peakMisses = new System.Collections.Concurrent.ConcurrentBag<string>();
+        int rotorSlower = 0, rotorNone = 0;
+        Parallel.For(0, trials, trial =>
         {
-            var chain = RandomChains.Make(rng, 1 + trial % 7, temps: trial % 3 != 0); // sizes of 0 to 10 bytes: no common divisor
-            long exactMin = ExhaustiveSearch.MinimumPeak(chain), programMin = ExactMinimumPeak.For(chain).PeakBytes;
-            long rotorMin = new RotorMinimumPeak(chain).PeakBytes;
-            Assert.True(exactMin <= programMin && programMin <= rotorMin,
-                $"trial {trial}: least peaks: exhaustive {exactMin}, the program {programMin}, rotor {rotorMin}; expected them in that order");
-            if (programMin == exactMin)
-                peakEqual++;
-            long budget = RandomChains.Between(rng, programMin, StoreAllPeak(chain));
+            var rng = new Random(47_000 + trial);
+            var chain = RandomChains.Make(rng, 1 + trial % 8, temps: trial % 3 != 0);
+            var search = new ExactSearch(chain, 1);
+            long exactMin = ExhaustiveSearch.MinimumPeak(chain);
+            if (search.LeastPeak != exactMin)
+                peakMisses.Add($"trial {trial}: the search's least peak is {search.LeastPeak}, the exhaustive one {exactMin}");
+            long budget = RandomChains.Between(rng, Math.Max(exactMin, search.LeastPeak), StoreAllPeak(chain));
             var exact = Simulator.Run(chain, new ExhaustiveSearch(budget).Plan(chain));
-            var program = Program(chain, budget);
-            Assert.True(program is not null, $"trial {trial}: the program finds no schedule within {budget} bytes, above its own least peak {programMin}");
-            Assert.True(program.PeakBytes <= budget, $"trial {trial}: the program's schedule peaks at {program.PeakBytes}, over {budget}");
-            Assert.True(program.Time >= exact.Time, $"trial {trial}: the program ({program.Time}) beats the exhaustive optimum ({exact.Time})");
-            if (program.Time == exact.Time)
-                equal++;
-            if (budget < rotorMin)
+            float time = search.Time(budget);
+            if (float.IsPositiveInfinity(time))
             {
-                rotorNone++;
-                continue;
+                misses.Add($"trial {trial}: the search finds nothing within {budget} bytes");
+                return;
+            }
+            var found = Simulator.Run(chain, ExactFamily.Emit("exact", chain.Length, search, budget));
+            if (found.PeakBytes > budget)
+                misses.Add($"trial {trial}: the search's schedule peaks at {found.PeakBytes}, over {budget}");
+            else if (Math.Abs(found.Time - time) > 1e-3 * found.Time)
+                misses.Add($"trial {trial}: the search says {time}, its schedule takes {found.Time}");
+            else if (found.Time != exact.Time)
+                misses.Add($"trial {trial}: {found.Time} against the exhaustive {exact.Time} at {budget} bytes: " +
+                           $"exhaustive {string.Join(" ", exact.Schedule.Ops)}; search {string.Join(" ", found.Schedule.Ops)}");
+            if (budget < new RotorMinimumPeak(chain).PeakBytes)
+            {
+                Interlocked.Increment(ref rotorNone);
+                return;
             }
             var rotor = Simulator.Run(chain, new Rotor(budget, (int)budget).Plan(chain));
-            Assert.True(program.Time <= rotor.Time, $"trial {trial}: rotor ({rotor.Time}) beats the program ({program.Time}) at {budget} bytes");
-            if (rotor.Time > program.Time)
-                rotorSlower++;
+            if (rotor.Time < found.Time)
+                misses.Add($"trial {trial}: rotor ({rotor.Time}) beats the search ({found.Time}) at {budget} bytes");
+            else if (rotor.Time > found.Time)
+                Interlocked.Increment(ref rotorSlower);
+        });
+        output.WriteLine($"{trials} chains of 1-8 stages: the search equals the exhaustive optimum on {trials - misses.Count} and its least peak on " +
+                         $"{trials - peakMisses.Count}; rotor is slower on {rotorSlower} and has no schedule on {rotorNone}");
+        Assert.True(misses.IsEmpty, string.Join("\n", misses.Take(5)));
+        // The one known miss of the least peak defers a backward past the next recomputation (docs/planners.md).
+        Assert.True(peakMisses.Count <= 1, string.Join("\n", peakMisses.Take(5)));
+    }
+
+    [Fact]
+    public void The_table_lies_between_the_search_and_rotor()
+    {
+        // The table's family is the search's without consuming parts, and contains rotor's.
+        var rng = new Random(31);
+        for (int trial = 0; trial < 2000; trial++)
+        {
+            var chain = RandomChains.Make(rng, 1 + trial % 12, temps: trial % 3 != 0);
+            long tableMin = ExactMinimumPeak.For(chain).PeakBytes, rotorMin = new RotorMinimumPeak(chain).PeakBytes;
+            var search = new ExactSearch(chain, 1);
+            Assert.True(search.LeastPeak <= tableMin && tableMin <= rotorMin,
+                $"trial {trial}: least peaks: search {search.LeastPeak}, table {tableMin}, rotor {rotorMin}; expected them in that order");
+            long budget = RandomChains.Between(rng, tableMin, StoreAllPeak(chain));
+            var table = Program(chain, budget);
+            Assert.True(table is not null, $"trial {trial}: the table finds no schedule within {budget} bytes, above its own least peak {tableMin}");
+            Assert.True(table.PeakBytes <= budget, $"trial {trial}: the table's schedule peaks at {table.PeakBytes}, over {budget}");
+            Assert.True(table.Time >= search.Time(budget), $"trial {trial}: the table ({table.Time}) beats the search ({search.Time(budget)})");
+            if (budget >= rotorMin)
+            {
+                var rotor = Simulator.Run(chain, new Rotor(budget, (int)budget).Plan(chain));
+                Assert.True(table.Time <= rotor.Time, $"trial {trial}: rotor ({rotor.Time}) beats the table ({table.Time}) at {budget} bytes");
+            }
         }
-        output.WriteLine($"{trials} chains of 1-7 stages: the program equals the exhaustive optimum on {equal} and its least peak on {peakEqual}; " +
-                         $"rotor is slower on {rotorSlower} and has no schedule on {rotorNone}");
     }
 
     [Fact]

@@ -27,12 +27,18 @@ internal static class ExactFamily
         Record,
         /// <summary>Fe(s), Fn(s) to drop the plain x_{s-1}, the rest holding x_s both ways, B(s).</summary>
         RecordAndDrop,
-        /// <summary>Advance to a plain x_{j-1} (Fck(s) or, dropping the plain copy, Fn(s); then Fn), the right part j..t, then s..j-1.</summary>
+        /// <summary>Advance to a plain x_{j-1} (Fck(s) or, dropping the plain copy, Fn(s); then Fn), the right part j..t down to i, then s..i-1.</summary>
         Checkpoint,
+        /// <summary>Fn(s) drops the plain input, owned by an interval that runs its backward only down to a later stage; then the rest from x_s.</summary>
+        Consume,
     }
 
-    /// <summary>A sub-interval run inside a move: <see cref="Shift"/> is the memory its caller holds beyond the sub-interval's own.</summary>
-    internal readonly record struct Part(Holding Holding, int S, int T, bool Top, long Shift);
+    /// <summary>
+    /// A sub-interval run inside a move: s..t runs the backward of stages t .. <see cref="Down"/> (s, unless it consumes
+    /// its plain input x_{s-1} and leaves stages s .. Down-1 to its caller); <see cref="Shift"/> is the memory its
+    /// caller holds beyond the sub-interval's own.
+    /// </summary>
+    internal readonly record struct Part(Holding Holding, int S, int Down, int T, bool Top, long Shift);
 
     /// <summary>
     /// One way to process an interval: its extra time (the operations outside its parts), the memory its own
@@ -49,7 +55,7 @@ internal static class ExactFamily
     {
         private readonly long[] _a, _abar, _ftmp, _btmp;
         private readonly float[] _f, _b;
-        private readonly double[] _prefixF;
+        private readonly double[] _prefixF, _prefixB;
 
         /// <summary>Sizes in whole units of <paramref name="unit"/> bytes (1: exact bytes).</summary>
         public Sizes(Chain chain, long unit)
@@ -64,6 +70,7 @@ internal static class ExactFamily
             _f = new float[L + 1];
             _b = new float[L + 1];
             _prefixF = new double[L + 1];
+            _prefixB = new double[L + 1];
             for (int k = 0; k <= L; k++)
             {
                 _a[k] = Up(chain.OutputBytes(k));
@@ -75,6 +82,7 @@ internal static class ExactFamily
                 _f[k] = (float)chain[k].ForwardTime;
                 _b[k] = (float)chain[k].BackwardTime;
                 _prefixF[k] = _prefixF[k - 1] + chain[k].ForwardTime;
+                _prefixB[k] = _prefixB[k - 1] + chain[k].BackwardTime;
             }
         }
 
@@ -87,34 +95,60 @@ internal static class ExactFamily
 
         /// <summary>
         /// The candidates for s..t (s..L and the loss when <paramref name="top"/>) holding its input as
-        /// <paramref name="holding"/>. Memory is the interval's live memory, its own items included, so a part's
-        /// memory is its caller's minus <see cref="Part.Shift"/>. Each operation's peak counts its transient memory
-        /// and the memory after it, as the simulator does.
+        /// <paramref name="holding"/> and running its backward down to stage <paramref name="down"/> (s, or later where
+        /// it consumes its plain input). With <paramref name="consuming"/> false, only the family of the table
+        /// (<see cref="ExactTable"/>): no part consumes its input. Memory is the interval's live memory, its own items
+        /// included, so a part's memory is its caller's minus <see cref="Part.Shift"/>. Each operation's peak counts
+        /// its transient memory and the memory after it, as the simulator does.
         /// </summary>
-        public IEnumerable<Candidate> Candidates(Holding holding, int s, int t, bool top)
+        public IEnumerable<Candidate> Candidates(Holding holding, int s, int down, int t, bool top, bool consuming = false)
         {
             long start = Own(holding, s, t, top);
             bool plainInput = holding != Holding.Record;
             bool rest = s < t || top; // something follows stage s
-            // Record: Fe(s), the rest holding x_s in the record, B(s) (which frees a plain input).
+            if (down > s)
             {
-                long cur = start + _abar[s], need = Math.Max(start, cur + _ftmp[s]);
-                Part? part = null;
-                if (rest)
-                    (part, cur) = Enter(Holding.Record, s + 1, t, top, cur);
-                yield return new Candidate(Move.Record, 0, _f[s] + _b[s], Backward(s, cur, need, plainInput), part, null);
+                // Consume: Fn(s) drops x_{s-1} (never x0: no part consumes it); the rest runs from x_s down to the same stage.
+                long cur = start + _a[s] - _a[s - 1], need = Math.Max(start, start + _a[s] + _ftmp[s]);
+                var (part, _) = Enter(Holding.Plain, s + 1, down, t, top, cur);
+                yield return new Candidate(Move.Consume, 0, _f[s], need, part, null);
             }
-            // Record and drop: Fe(s), Fn(s) frees the plain input (never x0), the rest holds x_s both ways, B(s).
-            if (rest && plainInput && s > 1)
+            else
             {
-                long cur = start + _abar[s], need = Math.Max(start, cur + _ftmp[s]);
-                need = Math.Max(need, cur + _a[s] + _ftmp[s]);
-                cur += _a[s] - _a[s - 1];
-                (var part, cur) = Enter(Holding.Both, s + 1, t, top, cur);
-                yield return new Candidate(Move.RecordAndDrop, 0, 2 * _f[s] + _b[s], Backward(s, cur, need, false), part, null);
+                // Record: Fe(s), the rest holding x_s in the record, B(s) (which frees a plain input).
+                {
+                    long cur = start + _abar[s], need = Math.Max(start, cur + _ftmp[s]);
+                    Part? part = null;
+                    if (rest)
+                        (part, cur) = Enter(Holding.Record, s + 1, s + 1, t, top, cur);
+                    yield return new Candidate(Move.Record, 0, _f[s] + _b[s], Backward(s, cur, need, plainInput), part, null);
+                }
+                // Record and drop: Fe(s) Fn(s), or Fn(s) Fe(s) holding both ways (the record still holds x_{s-1}): the
+                // plain input goes (never x0); the rest holds x_s both ways, or B(s) frees it where nothing follows.
+                if (plainInput && s > 1)
+                {
+                    long cur, need;
+                    if (holding == Holding.Plain)
+                    {
+                        cur = start + _abar[s];
+                        need = Math.Max(Math.Max(start, cur + _ftmp[s]), cur + _a[s] + _ftmp[s]);
+                        cur += _a[s] - _a[s - 1];
+                    }
+                    else
+                    {
+                        cur = start + _a[s] - _a[s - 1];
+                        need = Math.Max(start + _a[s] + _ftmp[s], cur + _abar[s] + _ftmp[s]);
+                        cur += _abar[s];
+                    }
+                    Part? part = null;
+                    if (rest)
+                        (part, cur) = Enter(Holding.Both, s + 1, s + 1, t, top, cur);
+                    yield return new Candidate(Move.RecordAndDrop, 0, 2 * _f[s] + _b[s], Backward(s, cur, need, false, freesOutput: !rest), part, null);
+                }
             }
             // Checkpoint x_{j-1}: advance from x_{s-1} (Fn(s) drops a plain copy the record makes useless), then the
-            // right part j..t holding x_{j-1} plain, then the left part s..j-1, which keeps the input's holding.
+            // right part j..t holding x_{j-1} plain down to i (j, or later where it consumes x_{j-1}), then the left
+            // part s..i-1, which keeps the input's holding and the interval's own end.
             {
                 long cur = start, need = start;
                 var left = holding == Holding.Plain ? Holding.Plain : Holding.Record;
@@ -127,25 +161,31 @@ internal static class ExactFamily
                         cur += _a[k] - _a[k - 1];
                     else
                         cur += _a[k] - (holding == Holding.Both ? _a[k - 1] : 0);
-                    var (right, afterRight) = Enter(Holding.Plain, j, t, top, cur);
-                    var (leftPart, _) = Enter(left, s, k, false, afterRight);
-                    yield return new Candidate(Move.Checkpoint, j, ForwardTime(s, k), need, right, leftPart);
+                    for (int i = Math.Max(j, down + 1); i <= (consuming ? last : j); i++)
+                    {
+                        var (right, afterRight) = Enter(Holding.Plain, j, i, t, top, cur);
+                        var (leftPart, _) = Enter(left, s, down, i - 1, false, afterRight);
+                        yield return new Candidate(Move.Checkpoint, j, ForwardTime(s, k), need, right, leftPart);
+                    }
                 }
             }
         }
 
-        /// <summary>A part entered at live memory <paramref name="cur"/>, and the caller's live memory after it (d_{s-1} replaces what the part held).</summary>
-        private (Part Part, long After) Enter(Holding holding, int s, int t, bool top, long cur)
+        /// <summary>A part entered at live memory <paramref name="cur"/>, and the caller's live memory after it (d_{down-1} replaces what the part held).</summary>
+        private (Part Part, long After) Enter(Holding holding, int s, int down, int t, bool top, long cur)
         {
             long shift = cur - Own(holding, s, t, top);
-            return (new Part(holding, s, t, top, shift), shift + _a[s - 1]);
+            return (new Part(holding, s, down, t, top, shift), shift + _a[down - 1]);
         }
 
-        /// <summary>The need of a move once B(s) has run at live memory <paramref name="cur"/>: frees x̄_s and d_s, stores d_{s-1}.</summary>
-        private long Backward(int s, long cur, long need, bool freesInput)
+        /// <summary>
+        /// The need of a move once B(s) has run at live memory <paramref name="cur"/>: frees x̄_s and d_s, stores d_{s-1},
+        /// and frees a plain x_{s-1} and a plain x_s where they are stored.
+        /// </summary>
+        private long Backward(int s, long cur, long need, bool freesInput, bool freesOutput = false)
         {
             need = Math.Max(need, cur + _btmp[s]);
-            long after = cur - _abar[s] - _a[s] + _a[s - 1] - (freesInput ? _a[s - 1] : 0);
+            long after = cur - _abar[s] - _a[s] + _a[s - 1] - (freesInput ? _a[s - 1] : 0) - (freesOutput ? _a[s] : 0);
             return Math.Max(need, after);
         }
 
@@ -153,37 +193,45 @@ internal static class ExactFamily
         public long LossNeed(Holding holding) => Own(holding, Length + 1, Length, true) + _a[Length];
 
         private float ForwardTime(int s, int end) => (float)(_prefixF[end] - _prefixF[s - 1]);
+
+        /// <summary>The least time of a part at any memory: one forward of each of its stages and the backwards it runs.</summary>
+        public double LeastTime(Part part)
+        {
+            int end = part.Top ? Length : part.T;
+            return _prefixF[end] - _prefixF[part.S - 1] + _prefixB[end] - _prefixB[Math.Min(part.Down, end + 1) - 1];
+        }
     }
 
     /// <summary>Picks the move for an interval at a memory.</summary>
     internal interface IChooser
     {
         /// <summary>The candidate to run for the interval at <paramref name="memory"/>.</summary>
-        Candidate Choose(Holding holding, int s, int t, bool top, long memory);
+        Candidate Choose(Holding holding, int s, int down, int t, bool top, long memory);
     }
 
     /// <summary>The whole schedule: the top interval 1..L holding x0 plain, at <paramref name="memory"/>.</summary>
     public static Schedule Emit(string strategy, int length, IChooser chooser, long memory)
     {
         var ops = new List<Op>(4 * length);
-        Emit(ops, length, chooser, Holding.Plain, 1, length, true, memory);
+        Emit(ops, length, chooser, Holding.Plain, 1, 1, length, true, memory);
         return new Schedule(strategy, ops);
     }
 
-    private static void Emit(List<Op> ops, int length, IChooser chooser, Holding holding, int s, int t, bool top, long memory)
+    private static void Emit(List<Op> ops, int length, IChooser chooser, Holding holding, int s, int down, int t, bool top, long memory)
     {
         if (top && s == length + 1)
         {
             ops.Add(Op.Loss);
             return;
         }
-        var c = chooser.Choose(holding, s, t, top, memory);
+        var c = chooser.Choose(holding, s, down, t, top, memory);
         switch (c.Move)
         {
             case Move.Record or Move.RecordAndDrop:
-                ops.Add(Op.Fe(s));
-                if (c.Move == Move.RecordAndDrop)
-                    ops.Add(Op.Fn(s));
+                if (c.Move == Move.Record)
+                    ops.Add(Op.Fe(s));
+                else // holding both ways, the record still holds x_{s-1}, so Fn(s) drops the plain copy first
+                    ops.AddRange(holding == Holding.Both ? [Op.Fn(s), Op.Fe(s)] : [Op.Fe(s), Op.Fn(s)]);
                 if (c.First is { } part)
                     Emit(ops, length, chooser, part, memory);
                 ops.Add(Op.B(s));
@@ -195,9 +243,13 @@ internal static class ExactFamily
                 Emit(ops, length, chooser, c.First!.Value, memory);
                 Emit(ops, length, chooser, c.Second!.Value, memory);
                 break;
+            case Move.Consume:
+                ops.Add(Op.Fn(s));
+                Emit(ops, length, chooser, c.First!.Value, memory);
+                break;
         }
     }
 
     private static void Emit(List<Op> ops, int length, IChooser chooser, Part part, long memory) =>
-        Emit(ops, length, chooser, part.Holding, part.S, part.T, part.Top, memory - part.Shift);
+        Emit(ops, length, chooser, part.Holding, part.S, part.Down, part.T, part.Top, memory - part.Shift);
 }

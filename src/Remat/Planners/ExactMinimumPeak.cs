@@ -60,7 +60,7 @@ internal sealed class ExactMinimumPeak : IChooser
     {
         long best = long.MaxValue;
         int choice = 0;
-        foreach (var c in _sizes.Candidates(holding, s, t, top))
+        foreach (var c in _sizes.Candidates(holding, s, s, t, top))
         {
             if (c.Move == Move.Checkpoint && c.Need >= best)
                 break; // the checkpoints come in order of j, and an advance's need only grows with it
@@ -75,9 +75,9 @@ internal sealed class ExactMinimumPeak : IChooser
         return (best, choice);
     }
 
-    public Candidate Choose(Holding holding, int s, int t, bool top, long memory)
+    public Candidate Choose(Holding holding, int s, int down, int t, bool top, long memory)
     {
         int choice = top ? _topChoice[(int)holding][s] : _intervalChoice[(int)holding][Pairs.Index(s, t)];
-        return _sizes.Candidates(holding, s, t, top).First(c => Pack(c) == choice);
+        return _sizes.Candidates(holding, s, s, t, top).First(c => Pack(c) == choice);
     }
 }

@@ -114,14 +114,14 @@ internal sealed class ExactTable : IChooser
         if (plain)
         {
             var row = Rows.New(_slots);
-            foreach (var c in _sizes.Candidates(Holding.Plain, s, t, top))
+            foreach (var c in _sizes.Candidates(Holding.Plain, s, s, t, top))
                 Relax(row, c);
             Store(Holding.Plain, s, t, top, row);
             return;
         }
         var checkpoints = Rows.New(_slots);
         Candidate? recordMove = null;
-        foreach (var c in _sizes.Candidates(Holding.Record, s, t, top))
+        foreach (var c in _sizes.Candidates(Holding.Record, s, s, t, top))
         {
             if (c.Move == Move.Checkpoint)
                 Relax(checkpoints, c);
@@ -134,7 +134,7 @@ internal sealed class ExactTable : IChooser
         var both = checkpoints;
         var records = new List<Candidate>(2);
         long firstForward = long.MaxValue;
-        foreach (var c in _sizes.Candidates(Holding.Both, s, t, top))
+        foreach (var c in _sizes.Candidates(Holding.Both, s, s, t, top))
         {
             if (c.Move == Move.Checkpoint)
             {
@@ -234,11 +234,11 @@ internal sealed class ExactTable : IChooser
     }
 
     /// <summary>The fastest candidate at memory m, timed as <see cref="Relax"/> times it.</summary>
-    public Candidate Choose(Holding holding, int s, int t, bool top, long memory)
+    public Candidate Choose(Holding holding, int s, int down, int t, bool top, long memory)
     {
         Candidate best = default;
         float bestTime = float.PositiveInfinity;
-        foreach (var c in _sizes.Candidates(holding, s, t, top))
+        foreach (var c in _sizes.Candidates(holding, s, s, t, top))
         {
             if (memory < Lowest(c))
                 continue;

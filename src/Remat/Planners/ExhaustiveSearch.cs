@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Remat.Planners;
 
 /// <summary>
@@ -40,12 +42,42 @@ public sealed class ExhaustiveSearch(long budgetBytes) : IPlanner
             throw new PlanningLimitException($"exhaustive search takes at most {MaxStages} stages, and the chain has {L}.");
         int plainBits = L + 1, recordBits = L;
         int stateCount = (L + 2) << (plainBits + recordBits);
-        var cost = new double[stateCount];
-        Array.Fill(cost, double.PositiveInfinity);
-        var from = new int[stateCount];
-        var via = new Op[stateCount];
-        var done = new bool[stateCount];
+        // The arrays take tens of MB at 8 stages, so they come from the shared pool (which trims them under memory pressure).
+        var cost = ArrayPool<double>.Shared.Rent(stateCount);
+        var from = ArrayPool<int>.Shared.Rent(stateCount);
+        var via = ArrayPool<Op>.Shared.Rent(stateCount);
+        var done = ArrayPool<bool>.Shared.Rent(stateCount);
+        try
+        {
+            Array.Fill(cost, double.PositiveInfinity, 0, stateCount);
+            Array.Clear(done, 0, stateCount);
+            return Search(chain, budget, minimizePeak, cost, from, via, done);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(cost);
+            ArrayPool<int>.Shared.Return(from);
+            ArrayPool<Op>.Shared.Return(via);
+            ArrayPool<bool>.Shared.Return(done);
+        }
+    }
+
+    private static Schedule? Search(Chain chain, long budget, bool minimizePeak, double[] cost, int[] from, Op[] via, bool[] done)
+    {
+        int L = chain.Length;
+        int plainBits = L + 1, recordBits = L;
         int Encode(int phase, int plain, int record) => (phase << (plainBits + recordBits)) | (plain << recordBits) | record;
+
+        // A* on time: what is left costs at least the backward of every stage not done, and a recording forward of each
+        // of them not recorded; a consistent bound, since an operation lowers it by at most its own time.
+        double Remaining(int state)
+        {
+            int phase = Math.Min(L, state >> (plainBits + recordBits));
+            double left = 0;
+            for (int k = 1; k <= phase; k++)
+                left += chain[k].BackwardTime + ((state >> (k - 1) & 1) == 0 ? chain[k].ForwardTime : 0);
+            return left;
+        }
 
         // phase: L+1 before the loss; k = L..1 while d_k is live and B(k) comes next; 0 when all is done.
         int start = Encode(L + 1, 1, 0);
@@ -82,11 +114,13 @@ public sealed class ExhaustiveSearch(long budgetBytes) : IPlanner
                     cost[next] = c;
                     from[next] = state;
                     via[next] = op;
-                    queue.Enqueue(next, c);
+                    queue.Enqueue(next, minimizePeak ? c : c + Remaining(next));
                 }
             }
 
-            for (int k = 1; k <= L; k++)
+            // Once B(p) is next, stages above p have run their backward: nothing they store could be read again, so
+            // their forwards are left out, as is Fck(p), whose x_p B(p) frees unread (Fn(p) still drops x_{p-1}).
+            for (int k = 1; k <= Math.Min(L, phase); k++)
             {
                 if (!Has(k - 1))
                     continue;
@@ -94,7 +128,8 @@ public sealed class ExhaustiveSearch(long budgetBytes) : IPlanner
                 if ((plain >> k & 1) == 0)
                 {
                     long during = mem + s.OutputBytes + s.ForwardTempBytes;
-                    Move(Op.Fck(k), Encode(phase, plain | 1 << k, record), during, mem + s.OutputBytes, s.ForwardTime);
+                    if (k < phase)
+                        Move(Op.Fck(k), Encode(phase, plain | 1 << k, record), during, mem + s.OutputBytes, s.ForwardTime);
                     if (k > 1 && (plain >> (k - 1) & 1) != 0)
                         Move(Op.Fn(k), Encode(phase, (plain | 1 << k) & ~(1 << (k - 1)), record), during,
                             mem + s.OutputBytes - chain.OutputBytes(k - 1), s.ForwardTime);
@@ -113,9 +148,10 @@ public sealed class ExhaustiveSearch(long budgetBytes) : IPlanner
             {
                 int k = phase;
                 var s = chain[k];
-                bool plainPrev = (plain >> (k - 1) & 1) != 0;
-                long after = mem - s.SavedBytes - s.OutputBytes + chain.OutputBytes(k - 1) - (plainPrev ? chain.OutputBytes(k - 1) : 0);
-                Move(Op.B(k), Encode(k - 1, plain & ~(1 << (k - 1)), record & ~(1 << (k - 1))), mem + s.BackwardTempBytes, after, s.BackwardTime);
+                bool plainPrev = (plain >> (k - 1) & 1) != 0, plainOwn = (plain >> k & 1) != 0;
+                long after = mem - s.SavedBytes - s.OutputBytes + chain.OutputBytes(k - 1) - (plainPrev ? chain.OutputBytes(k - 1) : 0)
+                             - (plainOwn ? s.OutputBytes : 0); // B(k) frees a plain x_k, which nothing can read any more
+                Move(Op.B(k), Encode(k - 1, plain & ~(1 << (k - 1)) & ~(1 << k), record & ~(1 << (k - 1))), mem + s.BackwardTempBytes, after, s.BackwardTime);
             }
         }
         return null;

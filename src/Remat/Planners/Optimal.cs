@@ -36,7 +36,11 @@ public sealed class Optimal : IPlanner
 
     /// <summary>The smallest budget this planner meets for <paramref name="chain"/>.</summary>
     public static long MinimumBudget(Chain chain) =>
-        chain.Length <= ExactUpTo ? ExhaustiveSearch.MinimumPeak(chain) : ExactMinimumPeak.For(chain).PeakBytes;
+        chain.Length <= ExactUpTo ? ExhaustiveSearch.MinimumPeak(chain) : LeastPeak(chain);
+
+    /// <summary>The least peak of the program Optimal runs on a chain beyond <see cref="ExactUpTo"/> stages.</summary>
+    private static long LeastPeak(Chain chain) =>
+        ExactSearch.Fits(chain.Length) ? ExactSearch.LeastPeakOf(chain) : ExactMinimumPeak.For(chain).PeakBytes;
 
     /// <inheritdoc />
     public Schedule Plan(Chain chain)
@@ -48,13 +52,25 @@ public sealed class Optimal : IPlanner
         if (storeAll.PeakBytes <= _budget) // no schedule is faster than one forward and one backward per stage
             return new Schedule(Name, storeAll.Schedule.Ops);
         var (slotBytes, slots) = Resolution(chain, _budget, _slots); // refuses too long a computation before any
-        var least = ExactMinimumPeak.For(chain);
-        if (_budget < least.PeakBytes)
-            throw new InfeasibleBudgetException(Name, _budget, least.PeakBytes);
-        var table = new ExactTable(chain, slotBytes, slots);
-        var candidates = Shared(chain, least, [_budget]);
-        if (!float.IsPositiveInfinity(table.Time(slots)))
-            candidates = candidates.Append(ExactFamily.Emit(Name, chain.Length, table, slots));
+        long leastPeak = LeastPeak(chain);
+        if (_budget < leastPeak)
+            throw new InfeasibleBudgetException(Name, _budget, leastPeak);
+        var candidates = Shared(chain, ExactMinimumPeak.For(chain), [_budget]);
+        if (ExactSearch.Fits(chain.Length))
+            candidates = candidates.Append(ExactSearch.LeastPeakSchedule(chain, Name));
+        // The whole family where its search is small enough, else the table of the family without consuming parts.
+        if (ExactSearch.Fits(chain.Length, slots))
+        {
+            var search = new ExactSearch(chain, slotBytes);
+            if (!float.IsPositiveInfinity(search.Time(slots)))
+                candidates = candidates.Append(ExactFamily.Emit(Name, chain.Length, search, slots));
+        }
+        else
+        {
+            var table = new ExactTable(chain, slotBytes, slots);
+            if (!float.IsPositiveInfinity(table.Time(slots)))
+                candidates = candidates.Append(ExactFamily.Emit(Name, chain.Length, table, slots));
+        }
         var best = candidates.Select(c => Simulator.Run(chain, c)).Where(t => t.PeakBytes <= _budget).MinBy(t => t.Time)!;
         return new Schedule(Name, best.Schedule.Ops);
     }
