@@ -61,8 +61,12 @@ internal static class TrainCommand
         };
         var trace = new Option<string?>("--trace") { Description = "Write the planned and the measured trace of one step of each scheduled strategy (JSON)." };
         var html = new Option<string?>("--html") { Description = "Write a report of the first scheduled strategy (store-all last): planned and measured memory and time of its operations." };
+        var saveProfile = new Option<string?>("--save-profile")
+        {
+            Description = "Write the profiled model as a chain file (a graph file for unet and resnet), for remat plan and remat compare; written before training starts.",
+        };
         var command = new Command("train", "Train a model on synthetic data with each strategy and measure memory and time.");
-        foreach (var o in strategies.All.Concat<Option>([model, layers, width, batch, steps, sequence, seed, which, json, timeLimit, trace, html]))
+        foreach (var o in strategies.All.Concat<Option>([model, layers, width, batch, steps, sequence, seed, which, json, timeLimit, trace, html, saveProfile]))
             command.Options.Add(o);
         // The training runs on its own task, so that Ctrl-C reaches the cancellation token while it runs.
         command.SetAction((parse, cancellation) => Task.Run(() =>
@@ -86,6 +90,8 @@ internal static class TrainCommand
                     throw new UsageException($"--time-limit {seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}: give the solver between 0 and 86400 seconds.");
                 var (graph, graphRuns) = GraphRuns(modelName, names, parse.GetValue(layers) ?? (modelName == "unet" ? 3 : 8),
                     parse.GetValue(width) ?? 16, parse.GetValue(batch) ?? 32, parse.GetValue(strategies.Budget), parse.GetValue(seed), seconds);
+                if (parse.GetValue(saveProfile) is { } graphProfile)
+                    WriteFile(graphProfile, ChainJson.Serialize(graph));
                 if (RoundRobin(graphRuns, parse.GetValue(steps) ?? 10, error, cancellation) is { } stopped)
                     return stopped;
                 if (parse.GetValue(trace) is { } graphTrace)
@@ -105,6 +111,8 @@ internal static class TrainCommand
             var target = randn([batchSize, .. shape.TargetShape]);
             Tensor Loss(Tensor y) => nn.functional.mse_loss(y, target);
             var chain = Profiler.Profile(shape.Stages, x, name: modelName);
+            if (parse.GetValue(saveProfile) is { } profileFile)
+                WriteFile(profileFile, ChainJson.Serialize(chain));
             long? budget = parse.GetValue(strategies.Budget);
             var runs = names.Select(name => Prepare(name, Build().Stages, chain, x, Loss, strategies.For(name, parse, budget), budget)).ToList();
             var warm = new ScheduleExecutor(shape.Stages);

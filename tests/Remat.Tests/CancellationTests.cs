@@ -3,6 +3,8 @@ using System.Diagnostics;
 namespace Remat.Tests;
 
 /// <summary>Ctrl-C (SIGINT) stops the long-running commands cleanly: a message, an exit code, nothing half-written.</summary>
+/// <remarks>Run alone: with both cores busy with other tests, the commands were not even past start-up when the signal came.</remarks>
+[Collection("measures memory")]
 public class CancellationTests
 {
     private static Process Start(params string[] args)
