@@ -18,15 +18,13 @@ internal sealed class ExactSearch : IChooser
     private const int LeastPeakMemories = 100;
 
     private readonly Sizes _sizes;
-    private readonly bool _consuming;
     private readonly int _length;
     private readonly Dictionary<(long, long), float> _time = [];
     private readonly Dictionary<long, long> _peak = [];
 
     /// <summary>The program for <paramref name="chain"/> in units of <paramref name="unit"/> bytes (1: exact bytes).</summary>
-    public ExactSearch(Chain chain, long unit, bool consuming = true)
+    public ExactSearch(Chain chain, long unit)
     {
-        _consuming = consuming;
         _sizes = new Sizes(chain, unit);
         _length = chain.Length;
     }
@@ -63,7 +61,7 @@ internal sealed class ExactSearch : IChooser
     {
         Candidate best = default;
         float bestTime = float.PositiveInfinity;
-        foreach (var c in _sizes.Candidates(holding, s, down, t, top, consuming: _consuming))
+        foreach (var c in _sizes.Candidates(holding, s, down, t, top, consuming: true))
         {
             if (Bound(c) > bestTime)
                 continue;
@@ -97,7 +95,7 @@ internal sealed class ExactSearch : IChooser
         if (_time.TryGetValue(key, out float known))
             return known;
         float best = float.PositiveInfinity;
-        foreach (var c in _sizes.Candidates(part.Holding, part.S, part.Down, part.T, part.Top, consuming: _consuming))
+        foreach (var c in _sizes.Candidates(part.Holding, part.S, part.Down, part.T, part.Top, consuming: true))
             if (Bound(c) <= best) // no memory makes a candidate faster than its parts with all the memory they want
                 best = Math.Min(best, TimeOf(c, memory));
         _time[key] = best;
@@ -131,7 +129,7 @@ internal sealed class ExactSearch : IChooser
         if (_peak.TryGetValue(key, out long known))
             return known;
         long best = long.MaxValue;
-        foreach (var c in _sizes.Candidates(part.Holding, part.S, part.Down, part.T, part.Top, consuming: _consuming))
+        foreach (var c in _sizes.Candidates(part.Holding, part.S, part.Down, part.T, part.Top, consuming: true))
         {
             long peak = c.Need;
             if (c.First is { } first)
