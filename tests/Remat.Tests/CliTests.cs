@@ -150,6 +150,31 @@ public class TrainCliTests
         Assert.Equal(JsonValueKind.Number, rows[1].GetProperty("overhead").ValueKind);
     }
 
+    [Fact]
+    public void Train_saves_the_profiled_chain_and_plan_reads_it_back()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"remat-profile-{Guid.NewGuid():N}.json");
+        try
+        {
+            var output = new StringWriter();
+            var error = new StringWriter();
+            int code = Cli.Cli.Run(["train", "--model", "mlp", "--layers", "6", "--width", "64", "--batch", "16", "--steps", "1",
+                "--strategy", "storeall", "--json", "--save-profile", path], output, error);
+            Assert.True(code == 0, error.ToString());
+            var chain = ChainJson.Load(path);
+            Assert.Equal(6, chain.Length);
+            using var doc = JsonDocument.Parse(output.ToString());
+            Assert.True(doc.RootElement[0].GetProperty("plannedPeakBytes").GetInt64() == Simulator.Run(chain, new Remat.Planners.StoreAll().Plan(chain)).PeakBytes,
+                "the saved chain is not the one store-all was planned on");
+            var plan = new StringWriter();
+            Assert.True(Cli.Cli.Run(["plan", "--chain", path, "--strategy", "periodic", "--json"], plan, error) == 0, error.ToString());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Theory]
     [InlineData("unet", "2", 25)]   // 11 nodes a level + 3
     [InlineData("resnet", "3", 19)] // stem 2 + 5 a block + pool and fc
