@@ -40,38 +40,48 @@ internal static class GainOverRotor
 
     private static void Gain()
     {
-        double[] fractions = [0, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75];
-        Console.WriteLine("| stages | chains x budgets | Optimal faster | mean gain there | largest gain | rotor has no schedule |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| chains | stages | chains x budgets | Optimal faster | mean gain there | largest gain | rotor has no schedule |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
         foreach (var (length, seeds) in new[] { (16, 40), (32, 40), (64, 12), (128, 4), (256, 2) })
+            Row("heterogeneous", length, Enumerable.Range(0, seeds).Select(seed => Chain.Heterogeneous(length, seed)).ToList());
+        // Profiled by remat train (the commands are in docs/benchmarks.md), found from the build folder up.
+        string folder = Path.Combine(AppContext.BaseDirectory, "../../../../chains");
+        foreach (string name in new[] { "mlp", "hourglass", "gpt" })
         {
-            int cases = 0, faster = 0, none = 0;
-            double sum = 0, largest = 0;
-            for (int seed = 0; seed < seeds; seed++)
+            var chain = ChainJson.Load(Path.Combine(folder, name + ".json"));
+            Row($"profiled {name}", chain.Length, [chain]);
+        }
+    }
+
+    /// <summary>One row: Optimal against rotor's program (both at 1,000 slots) from Optimal's least budget to store-all's peak.</summary>
+    private static void Row(string label, int length, List<Chain> chains)
+    {
+        double[] fractions = [0, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75];
+        int cases = 0, faster = 0, none = 0;
+        double sum = 0, largest = 0;
+        foreach (var chain in chains)
+        {
+            long max = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes, min = Optimal.MinimumBudget(chain);
+            long rotorMin = Rotor.MinimumBudget(chain);
+            foreach (double fraction in fractions)
             {
-                var chain = Chain.Heterogeneous(length, seed);
-                long max = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes, min = Optimal.MinimumBudget(chain);
-                long rotorMin = Rotor.MinimumBudget(chain);
-                foreach (double fraction in fractions)
+                long budget = min + (long)((max - min) * fraction);
+                cases++;
+                double ours = Simulator.Run(chain, new Optimal(budget).Plan(chain)).Time;
+                if (budget < rotorMin)
                 {
-                    long budget = min + (long)((max - min) * fraction);
-                    cases++;
-                    double ours = Simulator.Run(chain, new Optimal(budget).Plan(chain)).Time;
-                    if (budget < rotorMin)
-                    {
-                        none++;
-                        continue;
-                    }
-                    double theirs = Simulator.Run(chain, new Rotor(budget).Plan(chain)).Time;
-                    if (ours < theirs)
-                    {
-                        faster++;
-                        sum += 1 - ours / theirs;
-                        largest = Math.Max(largest, 1 - ours / theirs);
-                    }
+                    none++;
+                    continue;
+                }
+                double theirs = Simulator.Run(chain, new Rotor(budget).Plan(chain)).Time;
+                if (ours < theirs)
+                {
+                    faster++;
+                    sum += 1 - ours / theirs;
+                    largest = Math.Max(largest, 1 - ours / theirs);
                 }
             }
-            Console.WriteLine($"| {length} | {cases} | {faster} | {(faster == 0 ? 0 : sum / faster):P2} | {largest:P2} | {none} |");
         }
+        Console.WriteLine($"| {label} | {length} | {cases} | {faster} | {(faster == 0 ? 0 : sum / faster):P2} | {largest:P2} | {none} |");
     }
 }

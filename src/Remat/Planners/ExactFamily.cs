@@ -1,11 +1,13 @@
 namespace Remat.Planners;
 
 /// <summary>
-/// The family of schedules of Remat's exact program: rotor's family (<see cref="RotorFamily"/>) with the move it
-/// lacks, "record a stage, then drop its plain input" (<c>Fe(s) Fn(s)</c>), and with the way each interval holds its
-/// input made part of the state. An interval s..t (d_t held, or before the loss for the top interval s..L) holds
-/// x_{s-1} in one of three ways (<see cref="Holding"/>), and is processed by one of three moves (<see cref="Move"/>).
-/// The recurrence and why it reaches every schedule's optimum are in docs/planners.md.
+/// The family of schedules of Remat's exact program: rotor's family (<see cref="RotorFamily"/>) with the moves it
+/// lacks, "record a stage, then drop its plain input" (<c>Fe(s) Fn(s)</c>) and "consume a plain checkpoint with the
+/// last advance from it" (<c>Fn(s)</c>, the stages before the consumer's stop left to its caller), and with the way
+/// each interval holds its input made part of the state. An interval s..t (d_t held, or before the loss for the top
+/// interval s..L) holds x_{s-1} in one of three ways (<see cref="Holding"/>), runs its backward down to a stage
+/// (<see cref="Part.Down"/>), and is processed by one of four moves (<see cref="Move"/>). The recurrence, and the one
+/// order of operations it leaves out, are in docs/planners.md.
 /// </summary>
 internal static class ExactFamily
 {
