@@ -3,8 +3,6 @@ using System.Diagnostics;
 namespace Remat.Tests;
 
 /// <summary>Ctrl-C (SIGINT) stops the long-running commands cleanly: a message, an exit code, nothing half-written.</summary>
-/// <remarks>Run alone: while other tests kept both cores busy, the commands once took more than the 20 s allowed to stop.</remarks>
-[Collection("measures memory")]
 public class CancellationTests
 {
     private static Process Start(params string[] args)
