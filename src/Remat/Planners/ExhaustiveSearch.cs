@@ -3,7 +3,7 @@ using System.Buffers;
 namespace Remat.Planners;
 
 /// <summary>
-/// The exact optimum over every valid schedule of the chain model: a shortest-path search (Dijkstra)
+/// The exact optimum over every valid schedule of the chain model: a shortest-path search (Dijkstra, A* on time)
 /// over the states the operations reach, each state being what is stored (plain outputs, records,
 /// the live gradient). A state's memory is known, so the budget is a rule on states and moves.
 /// The state space grows as 4^L, so it takes short chains only.
