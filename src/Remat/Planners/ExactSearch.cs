@@ -12,10 +12,10 @@ namespace Remat.Planners;
 internal sealed class ExactSearch : IChooser
 {
     /// <summary>The most work <see cref="Fits(int, long)"/> allows: L^5/120 candidates (the three split indices and the stage a part stops at) per memory.</summary>
-    private const double MaxWork = 1e7;
+    private const double MaxWork = 3e7;
 
     /// <summary>The memories the least-peak schedule's search is charged for in <see cref="Fits(int)"/>: in exact bytes, it reaches a few per interval.</summary>
-    private const int LeastPeakMemories = 100;
+    private const int LeastPeakMemories = 300;
 
     private readonly Sizes _sizes;
     private readonly int _length;
@@ -31,7 +31,7 @@ internal sealed class ExactSearch : IChooser
 
     /// <summary>
     /// Whether the search is cheap enough for a chain of <paramref name="length"/> stages at <paramref name="memories"/>
-    /// memories: at most about a quarter of a second on the machine of docs/benchmarks.md (a 16-stage chain at 1,000 slots).
+    /// memories: 20 stages at 1,000 slots, which took at most 0.23 s on the machine of docs/benchmarks.md (22 stages: 0.63 s).
     /// </summary>
     public static bool Fits(int length, long memories) => Math.Pow(length, 5) / 120 * Math.Min(memories, 1000) <= MaxWork;
 
