@@ -79,7 +79,8 @@ public sealed class Optimal : IPlanner
     /// <summary>
     /// The schedules <see cref="Optimal"/> picks from at every budget up to <paramref name="maxBudget"/>, for a chain
     /// longer than <see cref="ExactUpTo"/>: tables of <paramref name="slots"/> slots over <paramref name="maxBudget"/>,
-    /// a quarter of it, a sixteenth and so on down to the least peak, each read at every memory where its time falls,
+    /// a quarter of it, a sixteenth and so on down to the least peak (the whole family's search instead of a table
+    /// where it fits, as in <see cref="Plan"/>), each read at every memory where its time falls,
     /// so every budget is planned with at least a quarter of the slots Optimal would give it; with the schedules that
     /// compete with the tables (ChenGreedy's at each of <paramref name="chenBudgets"/>).
     /// </summary>
@@ -90,19 +91,28 @@ public sealed class Optimal : IPlanner
         for (long budget = maxBudget; ; budget /= 4)
         {
             var (slotBytes, memories) = Resolution(chain, Math.Max(budget, least.PeakBytes), slots);
-            var table = new ExactTable(chain, slotBytes, memories);
+            // The program Plan runs: the whole family's search where it fits, else the table. The sweep reads every
+            // memory of several tables, so the search is charged ten times the memories.
+            var search = ExactSearch.Fits(chain.Length, 10L * memories) ? new ExactSearch(chain, slotBytes) : null;
+            var table = search is null ? new ExactTable(chain, slotBytes, memories) : null;
+            ExactFamily.IChooser program = (ExactFamily.IChooser?)search ?? table!;
             float last = float.PositiveInfinity;
             for (int m = 0; m <= memories; m++)
-                if (table.Time(m) < last)
+            {
+                float time = search?.Time(m) ?? table!.Time(m);
+                if (time < last)
                 {
-                    last = table.Time(m);
-                    yield return ExactFamily.Emit("optimal", chain.Length, table, m);
+                    last = time;
+                    yield return ExactFamily.Emit("optimal", chain.Length, program, m);
                 }
+            }
             if (budget <= least.PeakBytes || slotBytes == 1)
                 break;
         }
         foreach (var schedule in Shared(chain, least, chenBudgets))
             yield return schedule;
+        if (ExactSearch.Fits(chain.Length))
+            yield return ExactSearch.LeastPeakSchedule(chain, "optimal");
         yield return new StoreAll().Plan(chain);
     }
 
