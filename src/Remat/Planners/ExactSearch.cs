@@ -35,18 +35,22 @@ internal sealed class ExactSearch : IChooser
     /// </summary>
     public static bool Fits(int length, long memories) => Math.Pow(length, 5) / 120 * Math.Min(memories, 1000) <= MaxWork;
 
-    /// <summary>Whether the least peak and its schedule (<see cref="LeastPeakSchedule"/>) are cheap enough for a chain of <paramref name="length"/> stages.</summary>
+    /// <summary>Whether the least peak and its schedule (<see cref="LeastPeakOf"/>) are cheap enough for a chain of <paramref name="length"/> stages.</summary>
     public static bool Fits(int length) => Fits(length, LeastPeakMemories);
 
-    /// <summary>The least peak of any schedule of the family in exact bytes.</summary>
-    public static long LeastPeakOf(Chain chain) => new ExactSearch(chain, 1).LeastPeak;
+    /// <summary>The least peak of any schedule of the family in exact bytes, and the fastest schedule within it.</summary>
+    internal sealed record LeastPeakPlan(long PeakBytes, Schedule Schedule);
 
-    /// <summary>The fastest schedule of the family within its least peak, in exact bytes.</summary>
-    public static Schedule LeastPeakSchedule(Chain chain, string strategy)
+    // Chains are immutable, so a chain's least-peak plan is computed once (Optimal needs its peak and its schedule).
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Chain, LeastPeakPlan> LeastPeaks = [];
+
+    /// <summary>The family's least-peak plan for <paramref name="chain"/>, in exact bytes, computed on its first use.</summary>
+    public static LeastPeakPlan LeastPeakOf(Chain chain) => LeastPeaks.GetValue(chain, c =>
     {
-        var search = new ExactSearch(chain, 1);
-        return ExactFamily.Emit(strategy, chain.Length, search, search.LeastPeak);
-    }
+        var search = new ExactSearch(c, 1);
+        long peak = search.LeastPeak;
+        return new LeastPeakPlan(peak, ExactFamily.Emit("optimal", c.Length, search, peak));
+    });
 
     private Part Whole => new(Holding.Plain, 1, 1, _length, true, 0);
 

@@ -41,7 +41,7 @@ public sealed class Optimal : IPlanner
 
     /// <summary>The least peak of the program Optimal runs on a chain beyond <see cref="ExactUpTo"/> stages.</summary>
     private static long LeastPeak(Chain chain) =>
-        ExactSearch.Fits(chain.Length) ? ExactSearch.LeastPeakOf(chain) : ExactMinimumPeak.For(chain).PeakBytes;
+        ExactSearch.Fits(chain.Length) ? ExactSearch.LeastPeakOf(chain).PeakBytes : ExactMinimumPeak.For(chain).PeakBytes;
 
     /// <inheritdoc />
     public Schedule Plan(Chain chain)
@@ -58,20 +58,10 @@ public sealed class Optimal : IPlanner
             throw new InfeasibleBudgetException(Name, _budget, leastPeak);
         var candidates = Shared(chain, ExactMinimumPeak.For(chain), [_budget]);
         if (ExactSearch.Fits(chain.Length))
-            candidates = candidates.Append(ExactSearch.LeastPeakSchedule(chain, Name));
-        // The whole family where its search is small enough, else the table of the family without consuming parts.
-        if (ExactSearch.Fits(chain.Length, slots))
-        {
-            var search = new ExactSearch(chain, slotBytes);
-            if (!float.IsPositiveInfinity(search.Time(slots)))
-                candidates = candidates.Append(ExactFamily.Emit(Name, chain.Length, search, slots));
-        }
-        else
-        {
-            var table = new ExactTable(chain, slotBytes, slots);
-            if (!float.IsPositiveInfinity(table.Time(slots)))
-                candidates = candidates.Append(ExactFamily.Emit(Name, chain.Length, table, slots));
-        }
+            candidates = candidates.Append(ExactSearch.LeastPeakOf(chain).Schedule);
+        var (time, program) = Program(chain, slotBytes, slots, ExactSearch.Fits(chain.Length, slots));
+        if (!float.IsPositiveInfinity(time(slots)))
+            candidates = candidates.Append(ExactFamily.Emit(Name, chain.Length, program, slots));
         var best = candidates.Select(c => Simulator.Run(chain, c)).Where(t => t.PeakBytes <= _budget).MinBy(t => t.Time)!;
         return new Schedule(Name, best.Schedule.Ops);
     }
@@ -91,29 +81,38 @@ public sealed class Optimal : IPlanner
         for (long budget = maxBudget; ; budget /= 4)
         {
             var (slotBytes, memories) = Resolution(chain, Math.Max(budget, least.PeakBytes), slots);
-            // The program Plan runs: the whole family's search where it fits, else the table. The sweep reads every
-            // memory of several tables, so the search is charged ten times the memories.
-            var search = ExactSearch.Fits(chain.Length, 10L * memories) ? new ExactSearch(chain, slotBytes) : null;
-            var table = search is null ? new ExactTable(chain, slotBytes, memories) : null;
-            ExactFamily.IChooser program = (ExactFamily.IChooser?)search ?? table!;
+            // The sweep reads every memory of several tables, so the search is charged ten times the memories.
+            var (time, program) = Program(chain, slotBytes, memories, ExactSearch.Fits(chain.Length, 10L * memories));
             float last = float.PositiveInfinity;
             for (int m = 0; m <= memories; m++)
-            {
-                float time = search?.Time(m) ?? table!.Time(m);
-                if (time < last)
+                if (time(m) < last)
                 {
-                    last = time;
+                    last = time(m);
                     yield return ExactFamily.Emit("optimal", chain.Length, program, m);
                 }
-            }
             if (budget <= least.PeakBytes || slotBytes == 1)
                 break;
         }
         foreach (var schedule in Shared(chain, least, chenBudgets))
             yield return schedule;
         if (ExactSearch.Fits(chain.Length))
-            yield return ExactSearch.LeastPeakSchedule(chain, "optimal");
+            yield return ExactSearch.LeastPeakOf(chain).Schedule;
         yield return new StoreAll().Plan(chain);
+    }
+
+    /// <summary>
+    /// The program at <paramref name="memories"/> slots of <paramref name="slotBytes"/> bytes: the whole family's search
+    /// where <paramref name="search"/> says it is cheap enough, else the table of the family without consuming parts.
+    /// </summary>
+    private static (Func<int, float> Time, ExactFamily.IChooser Program) Program(Chain chain, long slotBytes, int memories, bool search)
+    {
+        if (search)
+        {
+            var exact = new ExactSearch(chain, slotBytes);
+            return (m => exact.Time(m), exact);
+        }
+        var table = new ExactTable(chain, slotBytes, memories);
+        return (table.Time, table);
     }
 
     /// <summary>
