@@ -106,8 +106,6 @@ internal static class ExactFamily
         public IEnumerable<Candidate> Candidates(Holding holding, int s, int down, int t, bool top, bool consuming = false)
         {
             long start = Own(holding, s, t, top);
-            bool plainInput = holding != Holding.Record;
-            bool rest = s < t || top; // something follows stage s
             if (down > s)
             {
                 // Consume: Fn(s) drops x_{s-1} (never x0: no part consumes it); the rest runs from x_s down to the same stage.
@@ -117,52 +115,22 @@ internal static class ExactFamily
             }
             else
             {
-                // Record: Fe(s), the rest holding x_s in the record, B(s) (which frees a plain input).
-                {
-                    long cur = start + _abar[s], need = Math.Max(start, cur + _ftmp[s]);
-                    Part? part = null;
-                    if (rest)
-                        (part, cur) = Enter(Holding.Record, s + 1, s + 1, t, top, cur);
-                    yield return new Candidate(Move.Record, 0, _f[s] + _b[s], Backward(s, cur, need, plainInput), part, null);
-                }
-                // Record and drop: Fe(s) Fn(s), or Fn(s) Fe(s) holding both ways (the record still holds x_{s-1}): the
-                // plain input goes (never x0); the rest holds x_s both ways, or B(s) frees it where nothing follows.
-                if (plainInput && s > 1)
-                {
-                    long cur, need;
-                    if (holding == Holding.Plain)
-                    {
-                        cur = start + _abar[s];
-                        need = Math.Max(Math.Max(start, cur + _ftmp[s]), cur + _a[s] + _ftmp[s]);
-                        cur += _a[s] - _a[s - 1];
-                    }
-                    else
-                    {
-                        cur = start + _a[s] - _a[s - 1];
-                        need = Math.Max(start + _a[s] + _ftmp[s], cur + _abar[s] + _ftmp[s]);
-                        cur += _abar[s];
-                    }
-                    Part? part = null;
-                    if (rest)
-                        (part, cur) = Enter(Holding.Both, s + 1, s + 1, t, top, cur);
-                    yield return new Candidate(Move.RecordAndDrop, 0, 2 * _f[s] + _b[s], Backward(s, cur, need, false, freesOutput: !rest), part, null);
-                }
+                yield return Record(holding, s, t, top);
+                if (RecordAndDrop(holding, s, t, top) is { } recordAndDrop)
+                    yield return recordAndDrop;
             }
             // Checkpoint x_{j-1}: advance from x_{s-1} (Fn(s) drops a plain copy the record makes useless), then the
             // right part j..t holding x_{j-1} plain down to i (j, or later where it consumes x_{j-1}), then the left
             // part s..i-1, which keeps the input's holding and the interval's own end.
             {
-                long cur = start, need = start;
+                long need = start;
                 var left = holding == Holding.Plain ? Holding.Plain : Holding.Record;
                 int last = top ? Length + 1 : t;
                 for (int j = s + 1; j <= last; j++)
                 {
                     int k = j - 1; // the forward that stores x_{j-1}
-                    need = Math.Max(need, cur + _a[k] + _ftmp[k]);
-                    if (k > s)
-                        cur += _a[k] - _a[k - 1];
-                    else
-                        cur += _a[k] - (holding == Holding.Both ? _a[k - 1] : 0);
+                    need = Math.Max(need, ForwardPeak(holding, s, k, t, top));
+                    long cur = start + _a[k] - (holding == Holding.Both ? _a[s - 1] : 0);
                     for (int i = Math.Max(j, down + 1); i <= (consuming ? last : j); i++)
                     {
                         var (right, afterRight) = Enter(Holding.Plain, j, i, t, top, cur);
@@ -171,6 +139,53 @@ internal static class ExactFamily
                     }
                 }
             }
+        }
+
+        /// <summary>
+        /// The peak of the forward that stores x_k while s..t advances from its input (Fck(s), or Fn(s) holding it both
+        /// ways, then Fn(s+1) .. Fn(k)): the live memory before it, x_k and its temporary.
+        /// </summary>
+        public long ForwardPeak(Holding holding, int s, int k, int t, bool top) =>
+            Own(holding, s, t, top) + (k > s ? _a[k - 1] - (holding == Holding.Both ? _a[s - 1] : 0) : 0) + _a[k] + _ftmp[k];
+
+        /// <summary>Record: Fe(s), the rest holding x_s in the record, B(s) (which frees a plain input).</summary>
+        public Candidate Record(Holding holding, int s, int t, bool top)
+        {
+            long start = Own(holding, s, t, top);
+            long cur = start + _abar[s], need = Math.Max(start, cur + _ftmp[s]);
+            Part? part = null;
+            if (s < t || top)
+                (part, cur) = Enter(Holding.Record, s + 1, s + 1, t, top, cur);
+            return new Candidate(Move.Record, 0, _f[s] + _b[s], Backward(s, cur, need, holding != Holding.Record), part, null);
+        }
+
+        /// <summary>
+        /// Record and drop: Fe(s) Fn(s), or Fn(s) Fe(s) holding both ways (the record still holds x_{s-1}): the plain
+        /// input goes (never x0); the rest holds x_s both ways, or B(s) frees it where nothing follows. None where the
+        /// input is only in a record.
+        /// </summary>
+        public Candidate? RecordAndDrop(Holding holding, int s, int t, bool top)
+        {
+            if (holding == Holding.Record || s == 1)
+                return null;
+            long start = Own(holding, s, t, top), cur, need;
+            if (holding == Holding.Plain)
+            {
+                cur = start + _abar[s];
+                need = Math.Max(Math.Max(start, cur + _ftmp[s]), cur + _a[s] + _ftmp[s]);
+                cur += _a[s] - _a[s - 1];
+            }
+            else
+            {
+                cur = start + _a[s] - _a[s - 1];
+                need = Math.Max(start + _a[s] + _ftmp[s], cur + _abar[s] + _ftmp[s]);
+                cur += _abar[s];
+            }
+            bool rest = s < t || top;
+            Part? part = null;
+            if (rest)
+                (part, cur) = Enter(Holding.Both, s + 1, s + 1, t, top, cur);
+            return new Candidate(Move.RecordAndDrop, 0, 2 * _f[s] + _b[s], Backward(s, cur, need, false, freesOutput: !rest), part, null);
         }
 
         /// <summary>A part entered at live memory <paramref name="cur"/>, and the caller's live memory after it (d_{down-1} replaces what the part held).</summary>
@@ -194,7 +209,8 @@ internal static class ExactFamily
         /// <summary>The need of the loss for the top interval s = L + 1: stores d_L, frees a plain x_L.</summary>
         public long LossNeed(Holding holding) => Own(holding, Length + 1, Length, true) + _a[Length];
 
-        private float ForwardTime(int s, int end) => (float)(_prefixF[end] - _prefixF[s - 1]);
+        /// <summary>The time of the forwards of stages s .. end.</summary>
+        public float ForwardTime(int s, int end) => (float)(_prefixF[end] - _prefixF[s - 1]);
 
         /// <summary>The least time of a part at any memory: one forward of each of its stages and the backwards it runs.</summary>
         public double LeastTime(Part part)

@@ -1,255 +1,400 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using static Remat.Planners.ExactFamily;
 
 namespace Remat.Planners;
 
 /// <summary>
-/// Remat's exact dynamic program: the least time of <see cref="ExactFamily"/> for every interval, every way of holding
-/// its input and every memory m = 0 .. K slots (the recurrence is in docs/planners.md). As in rotor's table
-/// (<see cref="RotorTable"/>), sizes stored are rounded up to whole slots and sizes freed down, so a schedule the
-/// table finds feasible is feasible in exact bytes, and where every size is a whole number of slots the table is exact.
+/// Remat's exact dynamic program: the least time of <see cref="ExactFamily"/> without consuming parts, for every
+/// interval, every way of holding its input and every memory m = 0 .. K slots (the recurrence is in docs/planners.md).
+/// As in rotor's table (<see cref="RotorTable"/>), sizes stored are rounded up to whole slots and sizes freed down, so a
+/// schedule the table finds feasible is feasible in exact bytes, and where every size is a whole number of slots the
+/// table is exact.
+/// <para>
+/// The recurrence for s..t reads the right parts j..t and the left parts s..j-1 of every checkpoint j at the same or
+/// smaller memories, so the table is computed in an order that keeps those reads in cache rather than by length. Its
+/// rows lie in one array per holding, the top intervals s..L (with the loss) as a column t = L + 1. Starts are taken in
+/// groups of <see cref="Group"/> from the end of the chain; a group runs through the memories a block of
+/// <see cref="Width"/> at a time and, within a block, through its intervals by end, every start of the group at each
+/// end. The group's own rows at the current block, its intervals' left parts, are kept apart in the order they are
+/// read, and each right part's block serves every start of the group. A checkpoint is skipped for a block where its
+/// time at the block's last memory is more than the best time at the block's first memory (rows never increase, so it
+/// cannot win anywhere in the block); the rows are the same as without the skip. The groups run on all cores, each a
+/// step behind the one before it, whose rows it reads.
+/// </para>
 /// </summary>
 internal sealed class ExactTable : IChooser
 {
     /// <summary>The most inner-loop work the table may take, in memory cells (see <see cref="CheckWork"/>).</summary>
-    public const double MaxWork = 4e10;
+    public const double MaxWork = 1e11;
 
-    private readonly int _slots;
+    /// <summary>The largest table this class builds, in bytes (three rows of floats per interval).</summary>
+    public const long MaxTableBytes = 4L << 30;
+
+    /// <summary>Memories per block: four vectors of eight.</summary>
+    private const int Width = 32;
+
+    /// <summary>Starts per group.</summary>
+    private const int Group = 16;
+
+    private static readonly Vector256<int> Lanes0 = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Lanes1 = Lanes0 + Vector256.Create(8),
+        Lanes2 = Lanes0 + Vector256.Create(16), Lanes3 = Lanes0 + Vector256.Create(24);
+
+    private readonly int _length, _stride;
     private readonly Sizes _sizes;
-    private readonly int _length;
-    /// <summary>Rows up to this many memories are also stored by start (see <see cref="RowOf"/>); longer rows stream well on their own.</summary>
-    private const int ShortRow = 256;
-
-    private readonly float[][] _byEnd, _byStart; // [holding][interval * (K + 1) + memory], see RowOf
-    private readonly bool _twoOrders;
-    private readonly float[][][] _top; // [holding][s][memory]
-    private readonly int[][] _intervalFrom, _topFrom; // the least memory at which each row is finite (rows never increase)
-    private readonly float[][] _intervalLeast, _topLeast; // each row's least time, at K (flat, so bounds read no row)
+    private readonly float[][] _rows; // [holding][Pairs.Index(s, t) * stride + m]; t = L + 1 is the top interval s..L
 
     /// <summary>
-    /// Refuses a table whose work passes <see cref="MaxWork"/> (about 20 s on the 2-core machine of docs/benchmarks.md),
-    /// naming the number of slots that fits: L^3/3 * K cells, two loops over the checkpoint of every interval (the
-    /// record and both-ways rows share one) at every memory.
+    /// Refuses a table whose work passes <see cref="MaxWork"/> (about 20 s on the 2-core machine of docs/benchmarks.md:
+    /// L^3/3 * K cells, the checkpoints of every interval at every memory for the plain holding and for the record, which
+    /// both ways shares) or whose rows pass <see cref="MaxTableBytes"/>, naming the number of slots that fits.
     /// </summary>
     public static void CheckWork(int length, int slots)
     {
         double cube = (double)length * length * length;
-        if (cube / 3 * slots > MaxWork)
+        long rowsBytes = 3L * Pairs.Count(length + 1) * sizeof(float);
+        int fits = (int)Math.Min(MaxWork * 3 / cube, (double)MaxTableBytes / rowsBytes - Width);
+        if (cube / 3 * slots > MaxWork || rowsBytes * Stride(slots) > MaxTableBytes)
             throw new PlanningLimitException(
-                $"the dynamic program for {length} stages and {slots} slots is too long a computation; " +
-                $"use --slots {Math.Max(1, (int)(MaxWork * 3 / cube))} or fewer stages.");
+                $"the dynamic program for {length} stages and {slots} slots is too large a computation for this planner " +
+                $"(about {cube / 3 * slots / 5e9:0} s and {ByteSize.Format(rowsBytes * Stride(slots))}); use --slots {Math.Max(1, fits)} or fewer stages.");
     }
+
+    /// <summary>The length of a row: K + 1 memories, rounded up to whole blocks.</summary>
+    private static int Stride(int slots) => (slots + Width) / Width * Width;
 
     /// <summary>Builds the table for memories 0 .. <paramref name="slots"/> slots of <paramref name="slotBytes"/> bytes.</summary>
     public ExactTable(Chain chain, long slotBytes, int slots)
     {
         int L = chain.Length;
         _length = L;
-        _slots = slots;
+        CheckWork(L, slots);
+        _stride = Stride(slots);
         _sizes = new Sizes(chain, slotBytes);
-        long cells = (long)Pairs.Count(L) * (slots + 1);
-        if (cells > Array.MaxLength)
-            throw new PlanningLimitException(
-                $"the dynamic program for {L} stages and {slots} slots does not fit in memory; use --slots {Array.MaxLength / Pairs.Count(L) - 1} or fewer.");
-        _twoOrders = slots + 1 <= ShortRow;
-        _byEnd = new float[3][];
-        _byStart = new float[3][];
-        _intervalFrom = new int[3][];
-        _top = new float[3][][];
-        _topFrom = new int[3][];
-        _intervalLeast = new float[3][];
-        _topLeast = new float[3][];
+        int cells = Pairs.Count(L + 1) * _stride;
+        _rows = new float[3][];
         for (int h = 0; h < 3; h++)
         {
-            _byEnd[h] = new float[cells];
-            _byStart[h] = _twoOrders && (Holding)h != Holding.Both ? new float[cells] : []; // no left part holds its input both ways
-            _intervalFrom[h] = new int[Pairs.Count(L)];
-            _intervalLeast[h] = new float[Pairs.Count(L)];
-            _top[h] = new float[L + 2][];
-            _topFrom[h] = new int[L + 2];
-            _topLeast[h] = new float[L + 2];
-            var loss = Rows.New(_slots);
+            _rows[h] = GC.AllocateUninitializedArray<float>(cells); // every cell is written before it is read
+            var loss = Row((Holding)h, L + 1, L + 1);
             long need = _sizes.LossNeed((Holding)h);
-            if (need <= slots)
-                Array.Fill(loss, 0, (int)need, slots + 1 - (int)need);
-            Store((Holding)h, L + 1, L, true, loss);
+            for (int m = 0; m < _stride; m++)
+                loss[m] = m >= need ? 0 : float.PositiveInfinity;
         }
-        for (int d = 0; d < L; d++)
-            Parallel.For(0, 2 * (L - d), i => Compute(1 + i / 2, 1 + i / 2 + d, false, plain: i % 2 == 0));
-        for (int s = L; s >= 1; s--)
-            Parallel.For(0, 2, i => Compute(s, L, true, plain: i == 0));
+        Sweep();
     }
 
     /// <summary>The least time of the whole chain with <paramref name="memory"/> slots, x0 included; infinity if none fits.</summary>
-    public float Time(int memory) => _top[(int)Holding.Plain][1][memory];
+    public float Time(int memory) => Row(Holding.Plain, 1, _length + 1)[memory];
 
-    /// <summary>
-    /// A part's row. Short interval rows are stored twice, in two orders, so that the loop over the checkpoint j of
-    /// s..t reads both its parts' rows in the order they lie in memory: the right parts j..t by their end (the order
-    /// of <see cref="Pairs.Index"/>), the left parts s..j-1 by their start (<see cref="Pairs.IndexByStart"/>).
-    /// </summary>
-    private ReadOnlySpan<float> RowOf(Part part, bool left = false)
+    private Span<float> Row(Holding holding, int s, int t) => _rows[(int)holding].AsSpan(Pairs.Index(s, t) * _stride, _stride);
+
+    private int Offset(int s, int t) => Pairs.Index(s, t) * _stride;
+
+    /// <summary>The groups of starts, from the end of the chain, spread over the cores; each waits for the one before it.</summary>
+    private void Sweep()
     {
-        if (part.Top)
-            return _top[(int)part.Holding][part.S];
-        int width = _slots + 1;
-        left &= _twoOrders;
-        long index = left ? Pairs.IndexByStart(_length, part.S, part.T) : Pairs.Index(part.S, part.T);
-        return (left ? _byStart : _byEnd)[(int)part.Holding].AsSpan().Slice((int)(index * width), width);
-    }
-
-    private int FromOf(Part part) =>
-        part.Top ? _topFrom[(int)part.Holding][part.S] : _intervalFrom[(int)part.Holding][Pairs.Index(part.S, part.T)];
-
-    private float LeastOf(Part part) =>
-        part.Top ? _topLeast[(int)part.Holding][part.S] : _intervalLeast[(int)part.Holding][Pairs.Index(part.S, part.T)];
-
-    /// <summary>
-    /// The row of s..t holding its input plain, or (<paramref name="plain"/> false) the rows holding it in a record and
-    /// both ways. Those two share their checkpoint moves: holding both ways, the first forward is Fn(s), which drops
-    /// the plain copy, so from then on it is the record's advance in the same memory. One loop over j serves both,
-    /// and the both-ways row takes it only where its larger first forward fits.
-    /// </summary>
-    private void Compute(int s, int t, bool top, bool plain)
-    {
-        if (plain)
+        int groups = (_length + Group - 1) / Group;
+        var done = new long[groups]; // per group: blocks * (L + 2) + columns finished
+        int workers = Math.Clamp(Environment.ProcessorCount, 1, groups);
+        var threads = new Thread[workers - 1];
+        Exception? failure = null;
+        void Work(int worker)
         {
-            var row = Rows.New(_slots);
-            foreach (var c in _sizes.Candidates(Holding.Plain, s, s, t, top))
-                Relax(row, c);
-            Store(Holding.Plain, s, t, top, row);
-            return;
-        }
-        var checkpoints = Rows.New(_slots);
-        Candidate? recordMove = null;
-        foreach (var c in _sizes.Candidates(Holding.Record, s, s, t, top))
-        {
-            if (c.Move == Move.Checkpoint)
-                Relax(checkpoints, c);
-            else
-                recordMove = c;
-        }
-        var record = (float[])checkpoints.Clone();
-        Relax(record, recordMove!.Value);
-        Store(Holding.Record, s, t, top, record);
-        var both = checkpoints;
-        var records = new List<Candidate>(2);
-        long firstForward = long.MaxValue;
-        foreach (var c in _sizes.Candidates(Holding.Both, s, s, t, top))
-        {
-            if (c.Move == Move.Checkpoint)
+            try
             {
-                firstForward = c.Need; // the least need of Both's advances: its needs only grow with j
-                break;
+                for (int g = worker; g < groups; g += workers)
+                    RunGroup(g, done);
             }
-            records.Add(c); // the record moves come first
+            catch (Exception e)
+            {
+                failure ??= e;
+                for (int g = 0; g < groups; g++) // release the groups that wait
+                    Volatile.Write(ref done[g], long.MaxValue);
+            }
         }
-        Array.Fill(both, float.PositiveInfinity, 0, (int)Math.Min(_slots + 1L, firstForward));
-        foreach (var c in records)
-            Relax(both, c);
-        Store(Holding.Both, s, t, top, both);
-    }
-
-    private void Store(Holding holding, int s, int t, bool top, float[] row)
-    {
-        if (top)
+        for (int w = 1; w < workers; w++)
         {
-            _top[(int)holding][s] = row;
-            _topFrom[(int)holding][s] = Rows.FirstFinite(row);
-            _topLeast[(int)holding][s] = row[_slots];
+            int worker = w;
+            threads[w - 1] = new Thread(() => Work(worker)) { IsBackground = true };
+            threads[w - 1].Start();
         }
-        else
+        Work(0);
+        foreach (var thread in threads)
+            thread.Join();
+        if (failure is not null)
+            throw failure;
+    }
+
+    /// <summary>Group g, the starts hi - Group + 1 .. hi counted from the end of the chain: every block, every end, every start.</summary>
+    private void RunGroup(int g, long[] done)
+    {
+        int L = _length, hi = L - g * Group, lo = Math.Max(1, hi - Group + 1);
+        // The advance's needs by start and checkpoint, less the interval's own memory, which only the end changes.
+        var advance = new long[hi - lo + 1][];
+        var forward = new float[hi - lo + 1][];
+        for (int s = lo; s <= hi; s++)
         {
-            int p = Pairs.Index(s, t), width = _slots + 1;
-            row.CopyTo(_byEnd[(int)holding].AsSpan().Slice((int)((long)p * width), width));
-            if (_twoOrders && holding != Holding.Both)
-                row.CopyTo(_byStart[(int)holding].AsSpan().Slice((int)((long)Pairs.IndexByStart(_length, s, t) * width), width));
-            _intervalFrom[(int)holding][p] = Rows.FirstFinite(row);
-            _intervalLeast[(int)holding][p] = row[_slots];
+            var row = advance[s - lo] = new long[L + 2];
+            var cost = forward[s - lo] = new float[L + 2];
+            long need = 0;
+            for (int j = s + 1; j <= L + 1; j++)
+            {
+                row[j] = need = Math.Max(need, _sizes.ForwardPeak(Holding.Record, s, j - 1, L, top: true));
+                cost[j] = _sizes.ForwardTime(s, j - 1);
+            }
         }
+        // The group's own rows at the current block, by start and end: the left parts, read in the order they lie.
+        var lefts = new float[2 * (hi - lo + 1) * (L + 2) * Width];
+        var seeds = new Seed[(hi - lo + 1) * (L + 2)];
+        var spin = new SpinWait();
+        for (int m0 = 0, block = 0; m0 < _stride; m0 += Width, block++)
+            for (int t = lo; t <= L + 1; t++)
+            {
+                long step = (long)block * (L + 2) + t;
+                if (g > 0)
+                    while (Volatile.Read(ref done[g - 1]) < step)
+                        spin.SpinOnce(); // the right parts of later starts
+                for (int s = Math.Min(hi, t); s >= lo; s--)
+                    Interval(s, t, m0, advance[s - lo], forward[s - lo], lefts, ((s - lo) * (L + 2)) * Width, (hi - lo + 1) * (L + 2) * Width, ref seeds[(s - lo) * (L + 2) + t]);
+                Volatile.Write(ref done[g], step);
+            }
     }
 
-    /// <summary>The least memory at which a candidate fits: its own need, and each part at least at its row's first finite memory.</summary>
-    private long Lowest(in Candidate c)
+    /// <summary>One block of memories m0 .. m0 + Width - 1 of s..t, in all three holdings.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Interval(int s, int t, int m0, long[] advance, float[] forward, float[] lefts, int leftPlain, int recordOffset, ref Seed seed)
     {
-        long lo = c.Need;
-        if (c.First is { } first)
-            lo = Math.Max(lo, first.Shift + FromOf(first));
-        if (c.Second is { } second)
-            lo = Math.Max(lo, second.Shift + FromOf(second));
-        return lo;
+        int L = _length;
+        bool top = t == L + 1;
+        int end = top ? L : t;
+        var inf = Vector256.Create(float.PositiveInfinity);
+        Quad p = new(inf), r = new(inf);
+        if (s < t)
+        {
+            // The checkpoints: x_{j-1} stored by the advance, the right part j..t holding it plain, then the left part
+            // s..j-1 (plain, or in the record for an input held in the record or both ways, whose advance is the same).
+            ref float plain = ref MemoryMarshal.GetArrayDataReference(_rows[(int)Holding.Plain]);
+            ref float leftP = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(lefts), leftPlain);
+            ref float leftR = ref Unsafe.Add(ref leftP, recordOffset);
+            long ownR = _sizes.Own(Holding.Record, s, end, top), input = _sizes.Own(Holding.Plain, s, end, top) - ownR;
+            int j = s + 1;
+            // Where both holdings' advances fit the whole block: the hot loop, its sums in registers. A checkpoint is
+            // skipped where its time at the block's last memory, its least in the block, is no less than the best time
+            // so far at the block's first memory, the block's greatest (rows never increase): the result is unchanged.
+            {
+                var p0 = inf; var p1 = inf; var p2 = inf; var p3 = inf;
+                var r0 = inf; var r1 = inf; var r2 = inf; var r3 = inf;
+                long limit = m0 - ownR - input;
+                ref float rr = ref Unsafe.Add(ref plain, Offset(j, t) + m0);
+                ref float rp = ref Unsafe.Subtract(ref rr, (nint)input);
+                ref float lp = ref Unsafe.Add(ref leftP, (j - 1) * Width);
+                ref float lr = ref Unsafe.Add(ref leftR, (j - 1) * Width);
+                // The best times at the block's first memory, from the checkpoints that were fastest at the last block's end.
+                float upperP = float.PositiveInfinity, upperR = float.PositiveInfinity;
+                if (seed.P > j && seed.P <= t && advance[seed.P] <= limit)
+                {
+                    nint k = seed.P - j;
+                    upperP = forward[seed.P] + Unsafe.Add(ref rp, k * _stride) + Unsafe.Add(ref lp, k * Width);
+                }
+                if (seed.R > j && seed.R <= t && advance[seed.R] <= limit)
+                {
+                    nint k = seed.R - j;
+                    upperR = forward[seed.R] + Unsafe.Add(ref rr, k * _stride) + Unsafe.Add(ref lr, k * Width);
+                }
+                float lastP = float.PositiveInfinity, lastR = float.PositiveInfinity;
+                int first = j;
+                for (; j <= t && advance[j] <= limit; j++)
+                {
+                    nint k = j - first;
+                    ref float a = ref Unsafe.Add(ref rr, k * _stride), b = ref Unsafe.Add(ref lr, k * Width);
+                    ref float c = ref Unsafe.Add(ref rp, k * _stride), d = ref Unsafe.Add(ref lp, k * Width);
+                    float cost = forward[j], leastR = cost + Unsafe.Add(ref a, Width - 1) + Unsafe.Add(ref b, Width - 1),
+                        leastP = cost + Unsafe.Add(ref c, Width - 1) + Unsafe.Add(ref d, Width - 1);
+                    if (leastR > upperR && leastP > upperP)
+                        continue;
+                    if (leastR < lastR)
+                        (lastR, seed.R) = (leastR, j);
+                    if (leastP < lastP)
+                        (lastP, seed.P) = (leastP, j);
+                    var v = Vector256.Create(cost);
+                    r0 = Vector256.Min(r0, v + Vector256.LoadUnsafe(ref a) + Vector256.LoadUnsafe(ref b));
+                    r1 = Vector256.Min(r1, v + Vector256.LoadUnsafe(ref a, 8) + Vector256.LoadUnsafe(ref b, 8));
+                    r2 = Vector256.Min(r2, v + Vector256.LoadUnsafe(ref a, 16) + Vector256.LoadUnsafe(ref b, 16));
+                    r3 = Vector256.Min(r3, v + Vector256.LoadUnsafe(ref a, 24) + Vector256.LoadUnsafe(ref b, 24));
+                    p0 = Vector256.Min(p0, v + Vector256.LoadUnsafe(ref c) + Vector256.LoadUnsafe(ref d));
+                    p1 = Vector256.Min(p1, v + Vector256.LoadUnsafe(ref c, 8) + Vector256.LoadUnsafe(ref d, 8));
+                    p2 = Vector256.Min(p2, v + Vector256.LoadUnsafe(ref c, 16) + Vector256.LoadUnsafe(ref d, 16));
+                    p3 = Vector256.Min(p3, v + Vector256.LoadUnsafe(ref c, 24) + Vector256.LoadUnsafe(ref d, 24));
+                    upperR = Math.Min(upperR, r0.ToScalar());
+                    upperP = Math.Min(upperP, p0.ToScalar());
+                }
+                p = new Quad(p0, p1, p2, p3);
+                r = new Quad(r0, r1, r2, r3);
+            }
+            for (; j <= t; j++)
+            {
+                long needR = Math.Max(ownR, ownR + advance[j]), needP = needR + input;
+                if (needR >= m0 + Width)
+                    break; // the needs only grow with j
+                var cost = Vector256.Create(forward[j]);
+                nint right = Offset(j, t) + m0, left = (j - 1) * Width;
+                r.Min(cost, ref Unsafe.Add(ref plain, right), ref Unsafe.Add(ref leftR, left), needR - m0);
+                if (needP < m0 + Width)
+                    p.Min(cost, ref Unsafe.Add(ref plain, right - (nint)input), ref Unsafe.Add(ref leftP, left), needP - m0);
+            }
+        }
+        // Both ways: the record's checkpoints where its first forward, which still holds the plain copy, fits.
+        Quad both = r;
+        both.Mask(_sizes.ForwardPeak(Holding.Both, s, s, end, top) - m0);
+        Moves(Holding.Plain, s, t, top, m0, ref p);
+        Moves(Holding.Record, s, t, top, m0, ref r);
+        Moves(Holding.Both, s, t, top, m0, ref both);
+        int at = Offset(s, t) + m0;
+        p.Store(_rows[(int)Holding.Plain], at);
+        r.Store(_rows[(int)Holding.Record], at);
+        p.Store(lefts, leftPlain + t * Width);
+        r.Store(lefts, leftPlain + recordOffset + t * Width);
+        both.Store(_rows[(int)Holding.Both], at);
     }
 
-    /// <summary>best[m] = min(best[m], the candidate's time at m) for every m from its lowest to K.</summary>
-    private void Relax(float[] best, in Candidate c)
+    /// <summary>The moves that record stage s, for one holding.</summary>
+    private void Moves(Holding holding, int s, int t, bool top, int m0, ref Quad best)
     {
-        long lo = Lowest(c);
-        if (lo > _slots)
+        int end = top ? _length : t;
+        Move(_sizes.Record(holding, s, end, top), t, m0, ref best);
+        if (_sizes.RecordAndDrop(holding, s, end, top) is { } drop)
+            Move(drop, t, m0, ref best);
+    }
+
+    private void Move(in Candidate c, int t, int m0, ref Quad best)
+    {
+        if (c.Need >= m0 + Width)
             return;
-        int from = (int)lo, n = Useful(best, from, Bound(c)) - from;
-        if (n <= 0)
-            return;
-        var b = best.AsSpan(from, n);
-        if (c.First is not { } first)
+        var cost = Vector256.Create(c.Cost);
+        if (c.First is not { } part)
         {
-            for (int i = 0; i < n; i++) // a single stage: its time does not depend on memory
-                b[i] = Math.Min(b[i], c.Cost);
+            best.Min(cost, c.Need - m0);
             return;
         }
-        var f = RowOf(first).Slice(from - (int)first.Shift, n);
-        if (c.Second is { } second)
-            Rows.MinInto(b, c.Cost, f, RowOf(second, left: true).Slice(from - (int)second.Shift, n), true);
-        else
-            Rows.MinInto(b, c.Cost, f, default, false);
+        ref float row = ref MemoryMarshal.GetArrayDataReference(_rows[(int)part.Holding]);
+        best.Min(cost, ref Unsafe.Add(ref row, Offset(part.S, t) + m0 - (nint)part.Shift), c.Need - m0);
     }
 
-    /// <summary>
-    /// The least time a candidate takes at any memory: its parts at K slots, where their rows are least. Summed in the
-    /// order of <see cref="Rows.MinInto"/>, and float addition is monotone, so no memory gives the candidate a smaller time.
-    /// </summary>
-    private float Bound(in Candidate c)
+    /// <summary>The checkpoints fastest at the end of an interval's last block, plain and in the record.</summary>
+    private struct Seed
     {
-        float time = c.Cost;
-        if (c.First is { } first)
-            time += LeastOf(first);
-        if (c.Second is { } second)
-            time += LeastOf(second);
-        return time;
+        public int P, R;
     }
 
-    /// <summary>
-    /// The end of the memories where a candidate bounded below by <paramref name="bound"/> can still improve the row:
-    /// the row never increases, so past the first memory where it is at most the bound, nothing is left to gain.
-    /// </summary>
-    private int Useful(float[] best, int from, float bound)
+    /// <summary>Four vectors of memories: a block of a row while it is computed.</summary>
+    private struct Quad(Vector256<float> v0, Vector256<float> v1, Vector256<float> v2, Vector256<float> v3)
     {
-        if (best[from] <= bound)
-            return from;
-        int lo = from + 1, hi = _slots + 1;
-        while (lo < hi)
+        private Vector256<float> _0 = v0, _1 = v1, _2 = v2, _3 = v3;
+
+        public Quad(Vector256<float> v) : this(v, v, v, v)
         {
-            int mid = (lo + hi) >>> 1;
-            if (best[mid] <= bound) hi = mid; else lo = mid + 1;
         }
-        return lo;
+
+        /// <summary>Lanes below <paramref name="from"/> (relative to the block) become infinite.</summary>
+        public void Mask(long from)
+        {
+            if (from <= 0)
+                return;
+            var inf = Vector256.Create(float.PositiveInfinity);
+            var f = Vector256.Create((int)Math.Min(from, Width));
+            _0 = Vector256.ConditionalSelect(Vector256.LessThan(Lanes0, f).AsSingle(), inf, _0);
+            _1 = Vector256.ConditionalSelect(Vector256.LessThan(Lanes1, f).AsSingle(), inf, _1);
+            _2 = Vector256.ConditionalSelect(Vector256.LessThan(Lanes2, f).AsSingle(), inf, _2);
+            _3 = Vector256.ConditionalSelect(Vector256.LessThan(Lanes3, f).AsSingle(), inf, _3);
+        }
+
+        /// <summary>this = min(this, c + a + b) from lane <paramref name="from"/> on.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Min(Vector256<float> c, ref float a, ref float b, long from)
+        {
+            if (from <= 0)
+            {
+                _0 = Vector256.Min(_0, c + Vector256.LoadUnsafe(ref a) + Vector256.LoadUnsafe(ref b));
+                _1 = Vector256.Min(_1, c + Vector256.LoadUnsafe(ref a, 8) + Vector256.LoadUnsafe(ref b, 8));
+                _2 = Vector256.Min(_2, c + Vector256.LoadUnsafe(ref a, 16) + Vector256.LoadUnsafe(ref b, 16));
+                _3 = Vector256.Min(_3, c + Vector256.LoadUnsafe(ref a, 24) + Vector256.LoadUnsafe(ref b, 24));
+                return;
+            }
+            var v = new Quad(c);
+            v.Add(ref a);
+            v.Add(ref b);
+            v.Mask(from);
+            Min(v);
+        }
+
+        /// <summary>this = min(this, c + a) from lane <paramref name="from"/> on.</summary>
+        public void Min(Vector256<float> c, ref float a, long from)
+        {
+            var v = new Quad(c);
+            v.Add(ref a);
+            v.Mask(from);
+            Min(v);
+        }
+
+        /// <summary>this = min(this, c) from lane <paramref name="from"/> on.</summary>
+        public void Min(Vector256<float> c, long from)
+        {
+            var v = new Quad(c);
+            v.Mask(from);
+            Min(v);
+        }
+
+        private void Add(ref float a)
+        {
+            _0 += Vector256.LoadUnsafe(ref a);
+            _1 += Vector256.LoadUnsafe(ref a, 8);
+            _2 += Vector256.LoadUnsafe(ref a, 16);
+            _3 += Vector256.LoadUnsafe(ref a, 24);
+        }
+
+        private void Min(in Quad v)
+        {
+            _0 = Vector256.Min(_0, v._0);
+            _1 = Vector256.Min(_1, v._1);
+            _2 = Vector256.Min(_2, v._2);
+            _3 = Vector256.Min(_3, v._3);
+        }
+
+        public readonly void Store(float[] row, int at)
+        {
+            ref float b = ref MemoryMarshal.GetArrayDataReference(row);
+            _0.StoreUnsafe(ref b, (nuint)at);
+            _1.StoreUnsafe(ref b, (nuint)(at + 8));
+            _2.StoreUnsafe(ref b, (nuint)(at + 16));
+            _3.StoreUnsafe(ref b, (nuint)(at + 24));
+        }
     }
 
-    /// <summary>The fastest candidate at memory m, timed as <see cref="Relax"/> times it.</summary>
+    /// <summary>The fastest candidate at memory m, timed as the table times it (cost, then the first part, then the second).</summary>
     public Candidate Choose(Holding holding, int s, int down, int t, bool top, long memory)
     {
         Candidate best = default;
         float bestTime = float.PositiveInfinity;
         foreach (var c in _sizes.Candidates(holding, s, s, t, top))
         {
-            if (memory < Lowest(c))
+            if (memory < c.Need)
                 continue;
-            float time = c.Cost; // summed in the order of MinInto, so the pick has the time the row holds
+            float time = c.Cost;
             if (c.First is { } first)
-                time += RowOf(first)[(int)(memory - first.Shift)];
+                time += Read(first, memory);
             if (c.Second is { } second)
-                time += RowOf(second)[(int)(memory - second.Shift)];
+                time += Read(second, memory);
             if (time < bestTime)
                 (bestTime, best) = (time, c);
         }
         return best;
+    }
+
+    private float Read(Part part, long memory)
+    {
+        long m = memory - part.Shift;
+        return m < 0 ? float.PositiveInfinity : Row(part.Holding, part.S, part.Top ? _length + 1 : part.T)[(int)m];
     }
 }
