@@ -9,6 +9,4 @@ internal static class Pairs
     /// <summary>The index of s..t.</summary>
     public static int Index(int s, int t) => (t - 1) * t / 2 + (s - 1);
 
-    /// <summary>The index of s..t in the other order, by start: the intervals s..s, s..s+1, .. s..L lie together.</summary>
-    public static int IndexByStart(int length, int s, int t) => (s - 1) * (length + 1) - (s - 1) * s / 2 + (t - s);
 }

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 
 namespace Remat.Planners;
 
-/// <summary>The rows of the dynamic programs (<see cref="RotorTable"/>, <see cref="ExactTable"/>): a time for every memory 0 .. K slots, infinity where nothing fits.</summary>
+/// <summary>The rows of rotor's dynamic program (<see cref="RotorTable"/>): a time for every memory 0 .. K slots, infinity where nothing fits.</summary>
 internal static class Rows
 {
     /// <summary>A row of K + 1 memories where nothing fits yet.</summary>
@@ -23,7 +23,7 @@ internal static class Rows
         return m;
     }
 
-    /// <summary>best[m] = min(best[m], c + first[m] (+ second[m])) over the span: the hot loop of the dynamic programs.</summary>
+    /// <summary>best[m] = min(best[m], c + first[m] (+ second[m])) over the span: the hot loop of rotor's program.</summary>
     public static void MinInto(Span<float> best, float c, ReadOnlySpan<float> first, ReadOnlySpan<float> second, bool hasSecond)
     {
         // The hot loop of the planner: one vector of memories at a time.
