@@ -8,5 +8,4 @@ internal static class Pairs
 
     /// <summary>The index of s..t.</summary>
     public static int Index(int s, int t) => (t - 1) * t / 2 + (s - 1);
-
 }
