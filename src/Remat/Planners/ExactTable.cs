@@ -44,6 +44,8 @@ internal sealed class ExactTable : IChooser
     private readonly int _length, _stride;
     private readonly Sizes _sizes;
     private readonly float[][] _rows; // [holding][Pairs.Index(s, t) * stride + m]; t = L + 1 is the top interval s..L
+    private readonly int[] _origin; // [holding]: the first float of the rows, on a cache line
+    private readonly float[] _ends; // [block * Pairs.Count(L + 1) + Pairs.Index(s, t)]: the plain rows at each block's last memory
 
     /// <summary>
     /// Refuses a table whose work passes <see cref="MaxWork"/> (about 20 s on the 2-core machine of docs/benchmarks.md:
@@ -74,21 +76,35 @@ internal sealed class ExactTable : IChooser
         _sizes = new Sizes(chain, slotBytes);
         int cells = Pairs.Count(L + 1) * _stride;
         _rows = new float[3][];
+        _origin = new int[3];
         for (int h = 0; h < 3; h++)
         {
-            _rows[h] = GC.AllocateUninitializedArray<float>(cells); // every cell is written before it is read
+            // Every cell is written before it is read. Pinned, so that the rows can start on a cache line and be written
+            // past the cache (a row's block is read again only by later groups, long after).
+            _rows[h] = GC.AllocateUninitializedArray<float>(cells + 16, pinned: true);
+            _origin[h] = Aligned(_rows[h]);
+            HugePages.Advise(_rows[h]);
             var loss = Row((Holding)h, L + 1, L + 1);
             long need = _sizes.LossNeed((Holding)h);
             for (int m = 0; m < _stride; m++)
                 loss[m] = m >= need ? 0 : float.PositiveInfinity;
         }
+        _ends = GC.AllocateUninitializedArray<float>(_stride / Width * Pairs.Count(L + 1));
+        for (int block = 0; block < _stride / Width; block++)
+            _ends[block * Pairs.Count(L + 1) + Pairs.Index(L + 1, L + 1)] = Row(Holding.Plain, L + 1, L + 1)[block * Width + Width - 1];
         Sweep();
     }
 
     /// <summary>The least time of the whole chain with <paramref name="memory"/> slots, x0 included; infinity if none fits.</summary>
     public float Time(int memory) => Row(Holding.Plain, 1, _length + 1)[memory];
 
-    private Span<float> Row(Holding holding, int s, int t) => _rows[(int)holding].AsSpan(Pairs.Index(s, t) * _stride, _stride);
+    private Span<float> Row(Holding holding, int s, int t) => _rows[(int)holding].AsSpan(_origin[(int)holding] + Pairs.Index(s, t) * _stride, _stride);
+
+    /// <summary>The rows of a holding, from their first float.</summary>
+    private ref float Rows(Holding holding) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_rows[(int)holding]), _origin[(int)holding]);
+
+    /// <summary>The offset, in floats, of the first cache line of a pinned array.</summary>
+    private static unsafe int Aligned(float[] pinned) => (int)((64 - (nint)Unsafe.AsPointer(ref pinned[0]) % 64) % 64 / sizeof(float));
 
     private int Offset(int s, int t) => Pairs.Index(s, t) * _stride;
 
@@ -147,7 +163,9 @@ internal sealed class ExactTable : IChooser
         }
         // The group's own rows at the current block, by start and end: the left parts, read in the order they lie.
         var lefts = new float[2 * (hi - lo + 1) * (L + 2) * Width];
+        var leftEnds = new float[2 * (hi - lo + 1) * (L + 2)]; // the same rows at the block's last memory
         var seeds = new Seed[(hi - lo + 1) * (L + 2)];
+        var records = new RecordMove[(hi - lo + 1) * (L + 2) * 5]; // by start and end, computed at the first block
         var spin = new SpinWait();
         for (int m0 = 0, block = 0; m0 < _stride; m0 += Width, block++)
             for (int t = lo; t <= L + 1; t++)
@@ -157,15 +175,17 @@ internal sealed class ExactTable : IChooser
                     while (Volatile.Read(ref done[g - 1]) < step)
                         spin.SpinOnce(); // the right parts of later starts
                 for (int s = Math.Min(hi, t); s >= lo; s--)
-                    Interval(s, t, m0, advance[s - lo], forward[s - lo], lefts, ((s - lo) * (L + 2)) * Width, (hi - lo + 1) * (L + 2) * Width, ref seeds[(s - lo) * (L + 2) + t]);
+                    Interval(s, t, block, advance[s - lo], forward[s - lo], lefts, leftEnds, (s - lo) * (L + 2), (hi - lo + 1) * (L + 2), ref seeds[(s - lo) * (L + 2) + t],
+                        records.AsSpan(((s - lo) * (L + 2) + t) * 5, 5));
                 Volatile.Write(ref done[g], step);
             }
     }
 
     /// <summary>One block of memories m0 .. m0 + Width - 1 of s..t, in all three holdings.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Interval(int s, int t, int m0, long[] advance, float[] forward, float[] lefts, int leftPlain, int recordOffset, ref Seed seed)
+    private void Interval(int s, int t, int block, long[] advance, float[] forward, float[] lefts, float[] leftEnds, int leftRow, int recordRows, ref Seed seed, Span<RecordMove> moves)
     {
+        int m0 = block * Width, leftPlain = leftRow * Width, recordOffset = recordRows * Width;
         int L = _length;
         bool top = t == L + 1;
         int end = top ? L : t;
@@ -175,7 +195,7 @@ internal sealed class ExactTable : IChooser
         {
             // The checkpoints: x_{j-1} stored by the advance, the right part j..t holding it plain, then the left part
             // s..j-1 (plain, or in the record for an input held in the record or both ways, whose advance is the same).
-            ref float plain = ref MemoryMarshal.GetArrayDataReference(_rows[(int)Holding.Plain]);
+            ref float plain = ref Rows(Holding.Plain);
             ref float leftP = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(lefts), leftPlain);
             ref float leftR = ref Unsafe.Add(ref leftP, recordOffset);
             long ownR = _sizes.Own(Holding.Record, s, end, top), input = _sizes.Own(Holding.Plain, s, end, top) - ownR;
@@ -205,13 +225,21 @@ internal sealed class ExactTable : IChooser
                 }
                 float lastP = float.PositiveInfinity, lastR = float.PositiveInfinity;
                 int first = j;
+                // The checks read the rows' block ends, which lie together: the right parts of the checkpoint at the
+                // block's last memory (the plain holding's, shifted, at the end of the block that memory falls in,
+                // which is no more), the left parts at the block's last memory.
+                int pairs = Pairs.Count(L + 1);
+                ref float endR = ref _ends[block * pairs + Pairs.Index(first, t)];
+                ref float endP = ref _ends[(int)Math.Max(0, (m0 + Width - 1 - input) / Width) * pairs + Pairs.Index(first, t)];
+                ref float leftEndP = ref leftEnds[leftRow + first - 1];
+                ref float leftEndR = ref leftEnds[recordRows + leftRow + first - 1];
                 for (; j <= t && advance[j] <= limit; j++)
                 {
                     nint k = j - first;
                     ref float a = ref Unsafe.Add(ref rr, k * _stride), b = ref Unsafe.Add(ref lr, k * Width);
                     ref float c = ref Unsafe.Add(ref rp, k * _stride), d = ref Unsafe.Add(ref lp, k * Width);
-                    float cost = forward[j], leastR = cost + Unsafe.Add(ref a, Width - 1) + Unsafe.Add(ref b, Width - 1),
-                        leastP = cost + Unsafe.Add(ref c, Width - 1) + Unsafe.Add(ref d, Width - 1);
+                    float cost = forward[j], leastR = cost + Unsafe.Add(ref endR, k) + Unsafe.Add(ref leftEndR, k),
+                        leastP = cost + Unsafe.Add(ref endP, k) + Unsafe.Add(ref leftEndP, k);
                     if (leastR > upperR && leastP > upperP)
                         continue;
                     if (leastR < lastR)
@@ -248,38 +276,57 @@ internal sealed class ExactTable : IChooser
         // Both ways: the record's checkpoints where its first forward, which still holds the plain copy, fits.
         Quad both = r;
         both.Mask(_sizes.ForwardPeak(Holding.Both, s, s, end, top) - m0);
-        Moves(Holding.Plain, s, t, top, m0, ref p);
-        Moves(Holding.Record, s, t, top, m0, ref r);
-        Moves(Holding.Both, s, t, top, m0, ref both);
+        if (block == 0)
+            RecordMoves(s, t, moves);
+        Apply(moves[0], m0, ref p);
+        Apply(moves[1], m0, ref p);
+        Apply(moves[2], m0, ref r);
+        Apply(moves[3], m0, ref both);
+        Apply(moves[4], m0, ref both);
         int at = Offset(s, t) + m0;
-        p.Store(_rows[(int)Holding.Plain], at);
-        r.Store(_rows[(int)Holding.Record], at);
+        p.Stream(ref Unsafe.Add(ref Rows(Holding.Plain), at));
+        r.Stream(ref Unsafe.Add(ref Rows(Holding.Record), at));
         p.Store(lefts, leftPlain + t * Width);
         r.Store(lefts, leftPlain + recordOffset + t * Width);
-        both.Store(_rows[(int)Holding.Both], at);
+        _ends[block * Pairs.Count(L + 1) + Pairs.Index(s, t)] = leftEnds[leftRow + t] = p.Last;
+        leftEnds[recordRows + leftRow + t] = r.Last;
+        both.Stream(ref Unsafe.Add(ref Rows(Holding.Both), at));
     }
 
-    /// <summary>The moves that record stage s, for one holding.</summary>
-    private void Moves(Holding holding, int s, int t, bool top, int m0, ref Quad best)
+    /// <summary>
+    /// A move that records stage s (<see cref="Move.Record"/> or <see cref="Move.RecordAndDrop"/>), reduced to what a
+    /// block needs: its time, its need, and its part's row (the holding, the interval's index, the shift), if any.
+    /// </summary>
+    private readonly record struct RecordMove(float Cost, long Need, sbyte PartHolding, int PartIndex, long Shift)
     {
+        public static readonly RecordMove None = new(0, long.MaxValue, -1, 0, 0);
+
+        public static RecordMove Of(Candidate? candidate, int t) => candidate is not { } c ? None
+            : c.First is { } part ? new(c.Cost, c.Need, (sbyte)part.Holding, Pairs.Index(part.S, t), part.Shift)
+            : new(c.Cost, c.Need, -1, 0, 0);
+    }
+
+    /// <summary>The moves that record stage s in each holding: plain (record, record and drop), record, both ways (the two).</summary>
+    private void RecordMoves(int s, int t, Span<RecordMove> moves)
+    {
+        bool top = t == _length + 1;
         int end = top ? _length : t;
-        Move(_sizes.Record(holding, s, end, top), t, m0, ref best);
-        if (_sizes.RecordAndDrop(holding, s, end, top) is { } drop)
-            Move(drop, t, m0, ref best);
+        moves[0] = RecordMove.Of(_sizes.Record(Holding.Plain, s, end, top), t);
+        moves[1] = RecordMove.Of(_sizes.RecordAndDrop(Holding.Plain, s, end, top), t);
+        moves[2] = RecordMove.Of(_sizes.Record(Holding.Record, s, end, top), t);
+        moves[3] = RecordMove.Of(_sizes.Record(Holding.Both, s, end, top), t);
+        moves[4] = RecordMove.Of(_sizes.RecordAndDrop(Holding.Both, s, end, top), t);
     }
 
-    private void Move(in Candidate c, int t, int m0, ref Quad best)
+    private void Apply(in RecordMove move, int m0, ref Quad best)
     {
-        if (c.Need >= m0 + Width)
+        if (move.Need >= m0 + Width)
             return;
-        var cost = Vector256.Create(c.Cost);
-        if (c.First is not { } part)
-        {
-            best.Min(cost, c.Need - m0);
-            return;
-        }
-        ref float row = ref MemoryMarshal.GetArrayDataReference(_rows[(int)part.Holding]);
-        best.Min(cost, ref Unsafe.Add(ref row, Offset(part.S, t) + m0 - (nint)part.Shift), c.Need - m0);
+        var cost = Vector256.Create(move.Cost);
+        if (move.PartHolding < 0)
+            best.Min(cost, move.Need - m0);
+        else
+            best.Min(cost, ref Unsafe.Add(ref Rows((Holding)move.PartHolding), move.PartIndex * _stride + m0 - (nint)move.Shift), move.Need - m0);
     }
 
     /// <summary>The checkpoints fastest at the end of an interval's last block, plain and in the record.</summary>
@@ -298,6 +345,7 @@ internal sealed class ExactTable : IChooser
         }
 
         /// <summary>Lanes below <paramref name="from"/> (relative to the block) become infinite.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Mask(long from)
         {
             if (from <= 0)
@@ -330,6 +378,7 @@ internal sealed class ExactTable : IChooser
         }
 
         /// <summary>this = min(this, c + a) from lane <paramref name="from"/> on.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Min(Vector256<float> c, ref float a, long from)
         {
             var v = new Quad(c);
@@ -339,6 +388,7 @@ internal sealed class ExactTable : IChooser
         }
 
         /// <summary>this = min(this, c) from lane <paramref name="from"/> on.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Min(Vector256<float> c, long from)
         {
             var v = new Quad(c);
@@ -346,6 +396,7 @@ internal sealed class ExactTable : IChooser
             Min(v);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private void Add(ref float a)
         {
             _0 += Vector256.LoadUnsafe(ref a);
@@ -354,6 +405,7 @@ internal sealed class ExactTable : IChooser
             _3 += Vector256.LoadUnsafe(ref a, 24);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private void Min(in Quad v)
         {
             _0 = Vector256.Min(_0, v._0);
@@ -361,6 +413,19 @@ internal sealed class ExactTable : IChooser
             _2 = Vector256.Min(_2, v._2);
             _3 = Vector256.Min(_3, v._3);
         }
+
+        /// <summary>Writes the block past the cache to <paramref name="at"/>, a pinned float on a 32-byte boundary.</summary>
+        public readonly unsafe void Stream(ref float at)
+        {
+            float* p = (float*)Unsafe.AsPointer(ref at);
+            Vector256.StoreAlignedNonTemporal(_0, p);
+            Vector256.StoreAlignedNonTemporal(_1, p + 8);
+            Vector256.StoreAlignedNonTemporal(_2, p + 16);
+            Vector256.StoreAlignedNonTemporal(_3, p + 24);
+        }
+
+        /// <summary>The block's last memory.</summary>
+        public readonly float Last => _3.GetElement(7);
 
         public readonly void Store(float[] row, int at)
         {
