@@ -37,14 +37,9 @@ internal sealed class ExactMinimumPeak : IChooser
             _top[h][L + 1] = _sizes.LossNeed((Holding)h);
         }
         for (int d = 0; d < L; d++)
-            Parallel.For(1, L - d + 1, s =>
-            {
-                int p = Pairs.Index(s, s + d);
-                for (int h = 0; h < 3; h++)
-                    (_interval[h][p], _intervalChoice[h][p]) = Best((Holding)h, s, s + d, false);
-            });
+            Parallel.For(1, L - d + 1, s => Best(s, s + d, false));
         for (int s = L; s >= 1; s--)
-            Parallel.For(0, 3, h => (_top[h][s], _topChoice[h][s]) = Best((Holding)h, s, L, true));
+            Best(s, L, true);
         PeakBytes = _top[(int)Holding.Plain][1];
     }
 
@@ -56,23 +51,59 @@ internal sealed class ExactMinimumPeak : IChooser
 
     private static int Pack(Candidate c) => (int)c.Move << 24 | c.J;
 
-    private (long, int) Best(Holding holding, int s, int t, bool top)
+    /// <summary>
+    /// The least peak of s..t in all three holdings at once. The record moves are taken from the family; the
+    /// checkpoints share one loop over j, as in <see cref="ExactTable"/>: the right part j..t is entered at the
+    /// interval's memory less the plain input (nothing in the record and both ways), the left part s..j-1 at the
+    /// interval's own, and the advance's need, which only grows with j, is the record's plus the plain input (and at
+    /// least the larger first forward holding both ways).
+    /// </summary>
+    private void Best(int s, int t, bool top)
     {
-        long best = long.MaxValue;
-        int choice = 0;
-        foreach (var c in _sizes.Candidates(holding, s, s, t, top))
+        int L = _sizes.Length, end = top ? L : t, index = top ? s : Pairs.Index(s, t);
+        Span<long> best = stackalloc long[3];
+        Span<int> choice = stackalloc int[3];
+        for (int h = 0; h < 3; h++)
         {
-            if (c.Move == Move.Checkpoint && c.Need >= best)
-                break; // the checkpoints come in order of j, and an advance's need only grows with it
-            long peak = c.Need;
-            if (c.First is { } first)
-                peak = Math.Max(peak, first.Shift + Peak(first));
-            if (c.Second is { } second)
-                peak = Math.Max(peak, second.Shift + Peak(second));
-            if (peak < best)
-                (best, choice) = (peak, Pack(c));
+            best[h] = long.MaxValue;
+            foreach (var move in (ReadOnlySpan<Candidate?>)[_sizes.Record((Holding)h, s, end, top), _sizes.RecordAndDrop((Holding)h, s, end, top)])
+                if (move is { } c && PeakOf(c) < best[h])
+                    (best[h], choice[h]) = (PeakOf(c), Pack(c));
         }
-        return (best, choice);
+        long ownR = _sizes.Own(Holding.Record, s, end, top), input = _sizes.Own(Holding.Plain, s, end, top) - ownR;
+        long firstBoth = _sizes.ForwardPeak(Holding.Both, s, s, end, top), need = ownR;
+        long[] plain = _interval[(int)Holding.Plain], record = _interval[(int)Holding.Record];
+        for (int j = s + 1; j <= (top ? L + 1 : t); j++)
+        {
+            need = Math.Max(need, _sizes.ForwardPeak(Holding.Record, s, j - 1, end, top));
+            if (need + input >= best[0] && need >= best[1] && need >= best[2])
+                break; // no later checkpoint needs less
+            long right = top ? _top[(int)Holding.Plain][j] : plain[Pairs.Index(j, t)];
+            int left = Pairs.Index(s, j - 1);
+            int packed = (int)Move.Checkpoint << 24 | j;
+            long peak = Math.Max(need + input, Math.Max(input + right, plain[left]));
+            if (peak < best[0])
+                (best[0], choice[0]) = (peak, packed);
+            peak = Math.Max(need, Math.Max(right, record[left]));
+            if (peak < best[1])
+                (best[1], choice[1]) = (peak, packed);
+            peak = Math.Max(firstBoth, peak);
+            if (peak < best[2])
+                (best[2], choice[2]) = (peak, packed);
+        }
+        for (int h = 0; h < 3; h++)
+            ((top ? _top : _interval)[h][index], (top ? _topChoice : _intervalChoice)[h][index]) = (best[h], choice[h]);
+    }
+
+    /// <summary>A move's least peak: the largest of its own need and each part's least peak plus its shift.</summary>
+    private long PeakOf(in Candidate c)
+    {
+        long peak = c.Need;
+        if (c.First is { } first)
+            peak = Math.Max(peak, first.Shift + Peak(first));
+        if (c.Second is { } second)
+            peak = Math.Max(peak, second.Shift + Peak(second));
+        return peak;
     }
 
     public Candidate Choose(Holding holding, int s, int down, int t, bool top, long memory)

@@ -89,7 +89,7 @@ internal sealed class ExactTable : IChooser
             for (int m = 0; m < _stride; m++)
                 loss[m] = m >= need ? 0 : float.PositiveInfinity;
         }
-        _ends = GC.AllocateUninitializedArray<float>(_stride / Width * Pairs.Count(L + 1));
+        _ends = new float[_stride / Width * Pairs.Count(L + 1) + 8]; // padded for the checks' last vector
         for (int block = 0; block < _stride / Width; block++)
             _ends[block * Pairs.Count(L + 1) + Pairs.Index(L + 1, L + 1)] = Row(Holding.Plain, L + 1, L + 1)[block * Width + Width - 1];
         Sweep();
@@ -153,7 +153,7 @@ internal sealed class ExactTable : IChooser
         for (int s = lo; s <= hi; s++)
         {
             var row = advance[s - lo] = new long[L + 2];
-            var cost = forward[s - lo] = new float[L + 2];
+            var cost = forward[s - lo] = new float[L + 2 + 8]; // padded for the checks' last vector
             long need = 0;
             for (int j = s + 1; j <= L + 1; j++)
             {
@@ -163,7 +163,7 @@ internal sealed class ExactTable : IChooser
         }
         // The group's own rows at the current block, by start and end: the left parts, read in the order they lie.
         var lefts = new float[2 * (hi - lo + 1) * (L + 2) * Width];
-        var leftEnds = new float[2 * (hi - lo + 1) * (L + 2)]; // the same rows at the block's last memory
+        var leftEnds = new float[2 * (hi - lo + 1) * (L + 2) + 8]; // the same rows at the block's last memory, padded for the checks
         var seeds = new Seed[(hi - lo + 1) * (L + 2)];
         var records = new RecordMove[(hi - lo + 1) * (L + 2) * 5]; // by start and end, computed at the first block
         var spin = new SpinWait();
@@ -233,30 +233,43 @@ internal sealed class ExactTable : IChooser
                 ref float endP = ref _ends[(int)Math.Max(0, (m0 + Width - 1 - input) / Width) * pairs + Pairs.Index(first, t)];
                 ref float leftEndP = ref leftEnds[leftRow + first - 1];
                 ref float leftEndR = ref leftEnds[recordRows + leftRow + first - 1];
-                for (; j <= t && advance[j] <= limit; j++)
+                while (j <= t && advance[j] <= limit)
+                    j++; // the needs only grow with j
+                ref float cost = ref forward[first];
+                for (int k0 = 0; k0 < j - first; k0 += 8)
                 {
-                    nint k = j - first;
-                    ref float a = ref Unsafe.Add(ref rr, k * _stride), b = ref Unsafe.Add(ref lr, k * Width);
-                    ref float c = ref Unsafe.Add(ref rp, k * _stride), d = ref Unsafe.Add(ref lp, k * Width);
-                    float cost = forward[j], leastR = cost + Unsafe.Add(ref endR, k) + Unsafe.Add(ref leftEndR, k),
-                        leastP = cost + Unsafe.Add(ref endP, k) + Unsafe.Add(ref leftEndP, k);
-                    if (leastR > upperR && leastP > upperP)
-                        continue;
-                    if (leastR < lastR)
-                        (lastR, seed.R) = (leastR, j);
-                    if (leastP < lastP)
-                        (lastP, seed.P) = (leastP, j);
-                    var v = Vector256.Create(cost);
-                    r0 = Vector256.Min(r0, v + Vector256.LoadUnsafe(ref a) + Vector256.LoadUnsafe(ref b));
-                    r1 = Vector256.Min(r1, v + Vector256.LoadUnsafe(ref a, 8) + Vector256.LoadUnsafe(ref b, 8));
-                    r2 = Vector256.Min(r2, v + Vector256.LoadUnsafe(ref a, 16) + Vector256.LoadUnsafe(ref b, 16));
-                    r3 = Vector256.Min(r3, v + Vector256.LoadUnsafe(ref a, 24) + Vector256.LoadUnsafe(ref b, 24));
-                    p0 = Vector256.Min(p0, v + Vector256.LoadUnsafe(ref c) + Vector256.LoadUnsafe(ref d));
-                    p1 = Vector256.Min(p1, v + Vector256.LoadUnsafe(ref c, 8) + Vector256.LoadUnsafe(ref d, 8));
-                    p2 = Vector256.Min(p2, v + Vector256.LoadUnsafe(ref c, 16) + Vector256.LoadUnsafe(ref d, 16));
-                    p3 = Vector256.Min(p3, v + Vector256.LoadUnsafe(ref c, 24) + Vector256.LoadUnsafe(ref d, 24));
-                    upperR = Math.Min(upperR, r0.ToScalar());
-                    upperP = Math.Min(upperP, p0.ToScalar());
+                    // Eight checkpoints' least times at once (the arrays are padded past their last one).
+                    var f = Vector256.LoadUnsafe(ref cost, (nuint)k0);
+                    var leastR = f + Vector256.LoadUnsafe(ref endR, (nuint)k0) + Vector256.LoadUnsafe(ref leftEndR, (nuint)k0);
+                    var leastP = f + Vector256.LoadUnsafe(ref endP, (nuint)k0) + Vector256.LoadUnsafe(ref leftEndP, (nuint)k0);
+                    uint candidates = (Vector256.LessThanOrEqual(leastR, Vector256.Create(upperR))
+                        | Vector256.LessThanOrEqual(leastP, Vector256.Create(upperP))).ExtractMostSignificantBits();
+                    candidates &= (1u << Math.Min(8, j - first - k0)) - 1;
+                    for (; candidates != 0; candidates &= candidates - 1)
+                    {
+                        int i = System.Numerics.BitOperations.TrailingZeroCount(candidates);
+                        nint k = k0 + i;
+                        float lr0 = leastR.GetElement(i), lp0 = leastP.GetElement(i);
+                        if (lr0 > upperR && lp0 > upperP)
+                            continue;
+                        if (lr0 < lastR)
+                            (lastR, seed.R) = (lr0, first + (int)k);
+                        if (lp0 < lastP)
+                            (lastP, seed.P) = (lp0, first + (int)k);
+                        ref float a = ref Unsafe.Add(ref rr, k * _stride), b = ref Unsafe.Add(ref lr, k * Width);
+                        ref float c = ref Unsafe.Add(ref rp, k * _stride), d = ref Unsafe.Add(ref lp, k * Width);
+                        var v = Vector256.Create(Unsafe.Add(ref cost, k));
+                        r0 = Vector256.Min(r0, v + Vector256.LoadUnsafe(ref a) + Vector256.LoadUnsafe(ref b));
+                        r1 = Vector256.Min(r1, v + Vector256.LoadUnsafe(ref a, 8) + Vector256.LoadUnsafe(ref b, 8));
+                        r2 = Vector256.Min(r2, v + Vector256.LoadUnsafe(ref a, 16) + Vector256.LoadUnsafe(ref b, 16));
+                        r3 = Vector256.Min(r3, v + Vector256.LoadUnsafe(ref a, 24) + Vector256.LoadUnsafe(ref b, 24));
+                        p0 = Vector256.Min(p0, v + Vector256.LoadUnsafe(ref c) + Vector256.LoadUnsafe(ref d));
+                        p1 = Vector256.Min(p1, v + Vector256.LoadUnsafe(ref c, 8) + Vector256.LoadUnsafe(ref d, 8));
+                        p2 = Vector256.Min(p2, v + Vector256.LoadUnsafe(ref c, 16) + Vector256.LoadUnsafe(ref d, 16));
+                        p3 = Vector256.Min(p3, v + Vector256.LoadUnsafe(ref c, 24) + Vector256.LoadUnsafe(ref d, 24));
+                        upperR = Math.Min(upperR, r0.ToScalar());
+                        upperP = Math.Min(upperP, p0.ToScalar());
+                    }
                 }
                 p = new Quad(p0, p1, p2, p3);
                 r = new Quad(r0, r1, r2, r3);
