@@ -27,7 +27,10 @@ namespace Remat.Planners;
 internal sealed class ExactTable : IChooser
 {
     /// <summary>The most inner-loop work the table may take, in memory cells (see <see cref="CheckWork"/>).</summary>
-    public const double MaxWork = 1e11;
+    public const double MaxWork = 3e11;
+
+    /// <summary>Cells a second on the 2-core machine of docs/benchmarks.md: 1,024 stages at 1,000 slots, 3.6 * 10^11 cells, took 23 s.</summary>
+    private const double CellsPerSecond = 1.5e10;
 
     /// <summary>The largest table this class builds, in bytes (three rows of floats per interval).</summary>
     public const long MaxTableBytes = 4L << 30;
@@ -60,7 +63,7 @@ internal sealed class ExactTable : IChooser
         if (cube / 3 * slots > MaxWork || rowsBytes * Stride(slots) > MaxTableBytes)
             throw new PlanningLimitException(
                 $"the dynamic program for {length} stages and {slots} slots is too large a computation for this planner " +
-                $"(about {cube / 3 * slots / 5e9:0} s and {ByteSize.Format(rowsBytes * Stride(slots))}); use --slots {Math.Max(1, fits)} or fewer stages.");
+                $"(about {cube / 3 * slots / CellsPerSecond:0} s and {ByteSize.Format(rowsBytes * Stride(slots))}); use --slots {Math.Max(1, fits)} or fewer stages.");
     }
 
     /// <summary>The length of a row: K + 1 memories, rounded up to whole blocks.</summary>
@@ -259,14 +262,14 @@ internal sealed class ExactTable : IChooser
                         ref float a = ref Unsafe.Add(ref rr, k * _stride), b = ref Unsafe.Add(ref lr, k * Width);
                         ref float c = ref Unsafe.Add(ref rp, k * _stride), d = ref Unsafe.Add(ref lp, k * Width);
                         var v = Vector256.Create(Unsafe.Add(ref cost, k));
-                        r0 = Vector256.Min(r0, v + Vector256.LoadUnsafe(ref a) + Vector256.LoadUnsafe(ref b));
-                        r1 = Vector256.Min(r1, v + Vector256.LoadUnsafe(ref a, 8) + Vector256.LoadUnsafe(ref b, 8));
-                        r2 = Vector256.Min(r2, v + Vector256.LoadUnsafe(ref a, 16) + Vector256.LoadUnsafe(ref b, 16));
-                        r3 = Vector256.Min(r3, v + Vector256.LoadUnsafe(ref a, 24) + Vector256.LoadUnsafe(ref b, 24));
-                        p0 = Vector256.Min(p0, v + Vector256.LoadUnsafe(ref c) + Vector256.LoadUnsafe(ref d));
-                        p1 = Vector256.Min(p1, v + Vector256.LoadUnsafe(ref c, 8) + Vector256.LoadUnsafe(ref d, 8));
-                        p2 = Vector256.Min(p2, v + Vector256.LoadUnsafe(ref c, 16) + Vector256.LoadUnsafe(ref d, 16));
-                        p3 = Vector256.Min(p3, v + Vector256.LoadUnsafe(ref c, 24) + Vector256.LoadUnsafe(ref d, 24));
+                        r0 = Vector256.MinNative(r0, v + Vector256.LoadUnsafe(ref a) + Vector256.LoadUnsafe(ref b));
+                        r1 = Vector256.MinNative(r1, v + Vector256.LoadUnsafe(ref a, 8) + Vector256.LoadUnsafe(ref b, 8));
+                        r2 = Vector256.MinNative(r2, v + Vector256.LoadUnsafe(ref a, 16) + Vector256.LoadUnsafe(ref b, 16));
+                        r3 = Vector256.MinNative(r3, v + Vector256.LoadUnsafe(ref a, 24) + Vector256.LoadUnsafe(ref b, 24));
+                        p0 = Vector256.MinNative(p0, v + Vector256.LoadUnsafe(ref c) + Vector256.LoadUnsafe(ref d));
+                        p1 = Vector256.MinNative(p1, v + Vector256.LoadUnsafe(ref c, 8) + Vector256.LoadUnsafe(ref d, 8));
+                        p2 = Vector256.MinNative(p2, v + Vector256.LoadUnsafe(ref c, 16) + Vector256.LoadUnsafe(ref d, 16));
+                        p3 = Vector256.MinNative(p3, v + Vector256.LoadUnsafe(ref c, 24) + Vector256.LoadUnsafe(ref d, 24));
                         upperR = Math.Min(upperR, r0.ToScalar());
                         upperP = Math.Min(upperP, p0.ToScalar());
                     }
@@ -348,7 +351,10 @@ internal sealed class ExactTable : IChooser
         public int P, R;
     }
 
-    /// <summary>Four vectors of memories: a block of a row while it is computed.</summary>
+    /// <summary>
+    /// Four vectors of memories: a block of a row while it is computed. Minima are the processor's own (no time is NaN,
+    /// and none is negative, so they agree with IEEE's).
+    /// </summary>
     private struct Quad(Vector256<float> v0, Vector256<float> v1, Vector256<float> v2, Vector256<float> v3)
     {
         private Vector256<float> _0 = v0, _1 = v1, _2 = v2, _3 = v3;
@@ -377,10 +383,10 @@ internal sealed class ExactTable : IChooser
         {
             if (from <= 0)
             {
-                _0 = Vector256.Min(_0, c + Vector256.LoadUnsafe(ref a) + Vector256.LoadUnsafe(ref b));
-                _1 = Vector256.Min(_1, c + Vector256.LoadUnsafe(ref a, 8) + Vector256.LoadUnsafe(ref b, 8));
-                _2 = Vector256.Min(_2, c + Vector256.LoadUnsafe(ref a, 16) + Vector256.LoadUnsafe(ref b, 16));
-                _3 = Vector256.Min(_3, c + Vector256.LoadUnsafe(ref a, 24) + Vector256.LoadUnsafe(ref b, 24));
+                _0 = Vector256.MinNative(_0, c + Vector256.LoadUnsafe(ref a) + Vector256.LoadUnsafe(ref b));
+                _1 = Vector256.MinNative(_1, c + Vector256.LoadUnsafe(ref a, 8) + Vector256.LoadUnsafe(ref b, 8));
+                _2 = Vector256.MinNative(_2, c + Vector256.LoadUnsafe(ref a, 16) + Vector256.LoadUnsafe(ref b, 16));
+                _3 = Vector256.MinNative(_3, c + Vector256.LoadUnsafe(ref a, 24) + Vector256.LoadUnsafe(ref b, 24));
                 return;
             }
             var v = new Quad(c);
@@ -394,6 +400,14 @@ internal sealed class ExactTable : IChooser
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Min(Vector256<float> c, ref float a, long from)
         {
+            if (from <= 0)
+            {
+                _0 = Vector256.MinNative(_0, c + Vector256.LoadUnsafe(ref a));
+                _1 = Vector256.MinNative(_1, c + Vector256.LoadUnsafe(ref a, 8));
+                _2 = Vector256.MinNative(_2, c + Vector256.LoadUnsafe(ref a, 16));
+                _3 = Vector256.MinNative(_3, c + Vector256.LoadUnsafe(ref a, 24));
+                return;
+            }
             var v = new Quad(c);
             v.Add(ref a);
             v.Mask(from);
@@ -421,10 +435,10 @@ internal sealed class ExactTable : IChooser
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private void Min(in Quad v)
         {
-            _0 = Vector256.Min(_0, v._0);
-            _1 = Vector256.Min(_1, v._1);
-            _2 = Vector256.Min(_2, v._2);
-            _3 = Vector256.Min(_3, v._3);
+            _0 = Vector256.MinNative(_0, v._0);
+            _1 = Vector256.MinNative(_1, v._1);
+            _2 = Vector256.MinNative(_2, v._2);
+            _3 = Vector256.MinNative(_3, v._3);
         }
 
         /// <summary>Writes the block past the cache to <paramref name="at"/>, a pinned float on a 32-byte boundary.</summary>
