@@ -128,7 +128,7 @@ internal sealed class ExactTable : IChooser
             }
             catch (Exception e)
             {
-                failure ??= e;
+                Interlocked.CompareExchange(ref failure, e, null);
                 for (int g = 0; g < groups; g++) // release the groups that wait
                     Volatile.Write(ref done[g], long.MaxValue);
             }
