@@ -46,7 +46,7 @@ internal sealed class ExactTable : IChooser
 
     private readonly int _length, _stride;
     private readonly Sizes _sizes;
-    private readonly float[][] _rows; // [holding][Pairs.Index(s, t) * stride + m]; t = L + 1 is the top interval s..L
+    private readonly float[][] _rows; // [holding][origin + Pairs.Index(s, t) * stride + m]; t = L + 1 is the top interval s..L
     private readonly int[] _origin; // [holding]: the first float of the rows, on a cache line
     private readonly float[] _ends; // [block * Pairs.Count(L + 1) + Pairs.Index(s, t)]: the plain rows at each block's last memory
 
