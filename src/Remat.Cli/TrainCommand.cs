@@ -198,7 +198,7 @@ internal static class TrainCommand
             {
                 "storeall" => graph.StoreAll(),
                 "periodic" => periodic,
-                _ => OwnThread(() => new CpSat.GraphPlanner(memory, TimeSpan.FromSeconds(seconds)).Plan(graph).Schedule),
+                _ => new CpSat.GraphPlanner(memory, TimeSpan.FromSeconds(seconds)).Plan(graph).Schedule,
             };
             var copy = TrainGraphs.Build(model, depth, width, seed);
             var executor = new GraphExecutor(graph, copy.Nodes);
@@ -206,33 +206,6 @@ internal static class TrainCommand
                 () => executor.Measure(schedule, x, Loss));
         }).ToList();
         return (graph, runs);
-    }
-
-    /// <summary>
-    /// Runs the solver on a thread of its own. glibc gives each thread its own heap (arena), and the solver leaves large
-    /// free chunks in the heap of the thread that calls it; on the training thread, libtorch's tensors were then served
-    /// from those chunks instead of their own mappings, and every strategy's measured peak rose by 2-13 MiB on the U-Net
-    /// at batch 32, store-all's included (docs/benchmarks.md, the graphs).
-    /// </summary>
-    private static T OwnThread<T>(Func<T> solve)
-    {
-        T result = default!;
-        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                result = solve();
-            }
-            catch (Exception e)
-            {
-                failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
-            }
-        });
-        thread.Start();
-        thread.Join();
-        failure?.Throw();
-        return result;
     }
 
     /// <summary>A strategy's step: by the executor for a scheduled strategy, plainly, or through the checkpointed module.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Google.OrTools.Sat;
 using Remat.Planners;
 
@@ -86,6 +87,12 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
         return GraphSimulator.Run(graph, model.Schedule(solver, "cpsat")).PeakBytes;
     }
 
+    /// <summary>
+    /// Solves on a thread of its own. glibc gives each thread its own heap (arena), and the solver leaves large free
+    /// chunks in the heap of the thread that calls it. On a training thread, libtorch's tensors were then served from
+    /// those chunks instead of mappings of their own: the process's memory no longer followed its tensors, and every
+    /// measured peak rose (docs/benchmarks.md, the graph models).
+    /// </summary>
     private (CpSolverStatus, CpSolver) Solve(StagedModel model)
     {
         var solver = new CpSolver
@@ -93,6 +100,22 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
             StringParameters = FormattableString.Invariant(
                 $"max_time_in_seconds:{timeLimit.TotalSeconds:0.###} num_workers:{Math.Max(2, Environment.ProcessorCount)} random_seed:1"),
         };
-        return (solver.Solve(model.Model), solver);
+        var status = CpSolverStatus.Unknown;
+        ExceptionDispatchInfo? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                status = solver.Solve(model.Model);
+            }
+            catch (Exception e)
+            {
+                failure = ExceptionDispatchInfo.Capture(e);
+            }
+        });
+        thread.Start();
+        thread.Join();
+        failure?.Throw();
+        return (status, solver);
     }
 }
