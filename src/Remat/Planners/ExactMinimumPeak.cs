@@ -67,8 +67,8 @@ internal sealed class ExactMinimumPeak : IChooser
         {
             best[h] = long.MaxValue;
             foreach (var move in (ReadOnlySpan<Candidate?>)[_sizes.Record((Holding)h, s, end, top), _sizes.RecordAndDrop((Holding)h, s, end, top)])
-                if (move is { } c && PeakOf(c) < best[h])
-                    (best[h], choice[h]) = (PeakOf(c), Pack(c));
+                if (move is { } c && PeakOf(c) is var peak && peak < best[h])
+                    (best[h], choice[h]) = (peak, Pack(c));
         }
         long ownR = _sizes.Own(Holding.Record, s, end, top), input = _sizes.Own(Holding.Plain, s, end, top) - ownR;
         long firstBoth = _sizes.ForwardPeak(Holding.Both, s, s, end, top), need = ownR;

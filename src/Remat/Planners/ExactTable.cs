@@ -44,7 +44,7 @@ internal sealed class ExactTable : IChooser
     private static readonly Vector256<int> Lanes0 = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Lanes1 = Lanes0 + Vector256.Create(8),
         Lanes2 = Lanes0 + Vector256.Create(16), Lanes3 = Lanes0 + Vector256.Create(24);
 
-    private readonly int _length, _stride;
+    private readonly int _length, _stride, _pairs; // _pairs: the intervals, the top ones (t = L + 1) included
     private readonly Sizes _sizes;
     private readonly float[][] _rows; // [holding][origin + Pairs.Index(s, t) * stride + m]; t = L + 1 is the top interval s..L
     private readonly int[] _origin; // [holding]: the first float of the rows, on a cache line
@@ -76,8 +76,9 @@ internal sealed class ExactTable : IChooser
         _length = L;
         CheckWork(L, slots);
         _stride = Stride(slots);
+        _pairs = Pairs.Count(L + 1);
         _sizes = new Sizes(chain, slotBytes);
-        int cells = Pairs.Count(L + 1) * _stride;
+        int cells = _pairs * _stride;
         _rows = new float[3][];
         _origin = new int[3];
         for (int h = 0; h < 3; h++)
@@ -92,9 +93,9 @@ internal sealed class ExactTable : IChooser
             for (int m = 0; m < _stride; m++)
                 loss[m] = m >= need ? 0 : float.PositiveInfinity;
         }
-        _ends = new float[_stride / Width * Pairs.Count(L + 1) + 8]; // padded for the checks' last vector
+        _ends = new float[_stride / Width * _pairs + 8]; // padded for the checks' last vector
         for (int block = 0; block < _stride / Width; block++)
-            _ends[block * Pairs.Count(L + 1) + Pairs.Index(L + 1, L + 1)] = Row(Holding.Plain, L + 1, L + 1)[block * Width + Width - 1];
+            _ends[block * _pairs + Pairs.Index(L + 1, L + 1)] = Row(Holding.Plain, L + 1, L + 1)[block * Width + Width - 1];
         Sweep();
     }
 
@@ -204,11 +205,9 @@ internal sealed class ExactTable : IChooser
             long ownR = _sizes.Own(Holding.Record, s, end, top), input = _sizes.Own(Holding.Plain, s, end, top) - ownR;
             int j = s + 1;
             // Where both holdings' advances fit the whole block: the hot loop, its sums in registers. A checkpoint is
-            // skipped where its time at the block's last memory, its least in the block, is no less than the best time
+            // skipped where its time at the block's last memory, its least in the block, is more than the best time
             // so far at the block's first memory, the block's greatest (rows never increase): the result is unchanged.
             {
-                var p0 = inf; var p1 = inf; var p2 = inf; var p3 = inf;
-                var r0 = inf; var r1 = inf; var r2 = inf; var r3 = inf;
                 long limit = m0 - ownR - input;
                 ref float rr = ref Unsafe.Add(ref plain, Offset(j, t) + m0);
                 ref float rp = ref Unsafe.Subtract(ref rr, (nint)input);
@@ -231,9 +230,8 @@ internal sealed class ExactTable : IChooser
                 // The checks read the rows' block ends, which lie together: the right parts of the checkpoint at the
                 // block's last memory (the plain holding's, shifted, at the end of the block that memory falls in,
                 // which is no more), the left parts at the block's last memory.
-                int pairs = Pairs.Count(L + 1);
-                ref float endR = ref _ends[block * pairs + Pairs.Index(first, t)];
-                ref float endP = ref _ends[(int)Math.Max(0, (m0 + Width - 1 - input) / Width) * pairs + Pairs.Index(first, t)];
+                ref float endR = ref _ends[block * _pairs + Pairs.Index(first, t)];
+                ref float endP = ref _ends[(int)Math.Max(0, (m0 + Width - 1 - input) / Width) * _pairs + Pairs.Index(first, t)];
                 ref float leftEndP = ref leftEnds[leftRow + first - 1];
                 ref float leftEndR = ref leftEnds[recordRows + leftRow + first - 1];
                 while (j <= t && advance[j] <= limit)
@@ -262,20 +260,12 @@ internal sealed class ExactTable : IChooser
                         ref float a = ref Unsafe.Add(ref rr, k * _stride), b = ref Unsafe.Add(ref lr, k * Width);
                         ref float c = ref Unsafe.Add(ref rp, k * _stride), d = ref Unsafe.Add(ref lp, k * Width);
                         var v = Vector256.Create(Unsafe.Add(ref cost, k));
-                        r0 = Vector256.MinNative(r0, v + Vector256.LoadUnsafe(ref a) + Vector256.LoadUnsafe(ref b));
-                        r1 = Vector256.MinNative(r1, v + Vector256.LoadUnsafe(ref a, 8) + Vector256.LoadUnsafe(ref b, 8));
-                        r2 = Vector256.MinNative(r2, v + Vector256.LoadUnsafe(ref a, 16) + Vector256.LoadUnsafe(ref b, 16));
-                        r3 = Vector256.MinNative(r3, v + Vector256.LoadUnsafe(ref a, 24) + Vector256.LoadUnsafe(ref b, 24));
-                        p0 = Vector256.MinNative(p0, v + Vector256.LoadUnsafe(ref c) + Vector256.LoadUnsafe(ref d));
-                        p1 = Vector256.MinNative(p1, v + Vector256.LoadUnsafe(ref c, 8) + Vector256.LoadUnsafe(ref d, 8));
-                        p2 = Vector256.MinNative(p2, v + Vector256.LoadUnsafe(ref c, 16) + Vector256.LoadUnsafe(ref d, 16));
-                        p3 = Vector256.MinNative(p3, v + Vector256.LoadUnsafe(ref c, 24) + Vector256.LoadUnsafe(ref d, 24));
-                        upperR = Math.Min(upperR, r0.ToScalar());
-                        upperP = Math.Min(upperP, p0.ToScalar());
+                        r.Min(v, ref a, ref b, 0);
+                        p.Min(v, ref c, ref d, 0);
+                        upperR = Math.Min(upperR, r.First);
+                        upperP = Math.Min(upperP, p.First);
                     }
                 }
-                p = new Quad(p0, p1, p2, p3);
-                r = new Quad(r0, r1, r2, r3);
             }
             for (; j <= t; j++)
             {
@@ -304,7 +294,7 @@ internal sealed class ExactTable : IChooser
         r.Stream(ref Unsafe.Add(ref Rows(Holding.Record), at));
         p.Store(lefts, leftPlain + t * Width);
         r.Store(lefts, leftPlain + recordOffset + t * Width);
-        _ends[block * Pairs.Count(L + 1) + Pairs.Index(s, t)] = leftEnds[leftRow + t] = p.Last;
+        _ends[block * _pairs + Pairs.Index(s, t)] = leftEnds[leftRow + t] = p.Last;
         leftEnds[recordRows + leftRow + t] = r.Last;
         both.Stream(ref Unsafe.Add(ref Rows(Holding.Both), at));
     }
@@ -355,13 +345,9 @@ internal sealed class ExactTable : IChooser
     /// Four vectors of memories: a block of a row while it is computed. Minima are the processor's own (no time is NaN,
     /// and none is negative, so they agree with IEEE's).
     /// </summary>
-    private struct Quad(Vector256<float> v0, Vector256<float> v1, Vector256<float> v2, Vector256<float> v3)
+    private struct Quad(Vector256<float> v)
     {
-        private Vector256<float> _0 = v0, _1 = v1, _2 = v2, _3 = v3;
-
-        public Quad(Vector256<float> v) : this(v, v, v, v)
-        {
-        }
+        private Vector256<float> _0 = v, _1 = v, _2 = v, _3 = v;
 
         /// <summary>Lanes below <paramref name="from"/> (relative to the block) become infinite.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -450,6 +436,9 @@ internal sealed class ExactTable : IChooser
             Vector256.StoreAlignedNonTemporal(_2, p + 16);
             Vector256.StoreAlignedNonTemporal(_3, p + 24);
         }
+
+        /// <summary>The block's first memory.</summary>
+        public readonly float First => _0.ToScalar();
 
         /// <summary>The block's last memory.</summary>
         public readonly float Last => _3.GetElement(7);
