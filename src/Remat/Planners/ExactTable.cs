@@ -13,14 +13,17 @@ namespace Remat.Planners;
 /// table is exact.
 /// <para>
 /// The recurrence for s..t reads the right parts j..t and the left parts s..j-1 of every checkpoint j at the same or
-/// smaller memories, so the table is computed in an order that keeps those reads in cache rather than by length. Its
-/// rows lie in one array per holding, the top intervals s..L (with the loss) as a column t = L + 1. Starts are taken in
+/// smaller memories, so the table is computed in an order that keeps those reads in cache rather than by length. The
+/// rows of the plain holding and of the record lie in one array each, the top intervals s..L (with the loss) as a column
+/// t = L + 1. The rows of the input held both ways are read only by the interval that starts one stage earlier, so they
+/// are kept only while its group needs them, and the schedule's reconstruction computes the few cells it reads from the
+/// record's rows (<see cref="Choose"/>). Starts are taken in
 /// groups of <see cref="Group"/> from the end of the chain; a group runs through the memories a block of
 /// <see cref="Width"/> at a time and, within a block, through its intervals by end, every start of the group at each
 /// end. The group's own rows at the current block, its intervals' left parts, are kept apart in the order they are
 /// read, and each right part's block serves every start of the group. A checkpoint is skipped for a block where its
-/// time at the block's last memory is more than the best time at the block's first memory (rows never increase, so it
-/// cannot win anywhere in the block); the rows are the same as without the skip. The groups run on all cores, each a
+/// time at the block's last memory is no less than the best time so far at the block's first memory (rows never
+/// increase, so it cannot lower any memory of the block); the rows are the same as without the skip. The groups run on all cores, each a
 /// step behind the one before it, whose rows it reads.
 /// </para>
 /// </summary>
@@ -29,11 +32,14 @@ internal sealed class ExactTable : IChooser
     /// <summary>The most inner-loop work the table may take, in memory cells (see <see cref="CheckWork"/>).</summary>
     public const double MaxWork = 3e11;
 
-    /// <summary>Cells a second on the 2-core machine of docs/benchmarks.md: 1,024 stages at 1,000 slots, 3.6 * 10^11 cells, took 23 s.</summary>
-    private const double CellsPerSecond = 1.5e10;
+    /// <summary>
+    /// Cells a second on the 2-core machine of docs/benchmarks.md: 1,024 stages at 1,000 slots, 3.6 * 10^11 cells, took
+    /// 24-31 s (limits raised for it).
+    /// </summary>
+    private const double CellsPerSecond = 1.2e10;
 
-    /// <summary>The largest table this class builds, in bytes (three rows of floats per interval).</summary>
-    public const long MaxTableBytes = 4L << 30;
+    /// <summary>The largest table this class builds, in bytes (two rows of floats per interval): 1,024 stages at 1,000 slots take 4.3 GB.</summary>
+    public const long MaxTableBytes = 5L << 30;
 
     /// <summary>Memories per block: four vectors of eight.</summary>
     private const int Width = 32;
@@ -46,19 +52,20 @@ internal sealed class ExactTable : IChooser
 
     private readonly int _length, _stride, _pairs; // _pairs: the intervals, the top ones (t = L + 1) included
     private readonly Sizes _sizes;
-    private readonly float[][] _rows; // [holding][origin + Pairs.Index(s, t) * stride + m]; t = L + 1 is the top interval s..L
-    private readonly int[] _origin; // [holding]: the first float of the rows, on a cache line
+    private readonly float[][] _rows; // [plain or record][origin + Pairs.Index(s, t) * stride + m]; t = L + 1 is the top interval s..L
+    private readonly int[] _origin; // [plain or record]: the first float of the rows, on a cache line
+    private readonly Dictionary<(int S, int T, long M), float> _both = []; // the cells held both ways that Choose has read
     private readonly float[] _ends; // [block * Pairs.Count(L + 1) + Pairs.Index(s, t)]: the plain rows at each block's last memory
 
     /// <summary>
-    /// Refuses a table whose work passes <see cref="MaxWork"/> (about 20 s on the 2-core machine of docs/benchmarks.md:
+    /// Refuses a table whose work passes <see cref="MaxWork"/> (about 25 s on the 2-core machine of docs/benchmarks.md:
     /// L^3/3 * K cells, the checkpoints of every interval at every memory for the plain holding and for the record, which
     /// both ways shares) or whose rows pass <see cref="MaxTableBytes"/>, naming the number of slots that fits.
     /// </summary>
     public static void CheckWork(int length, int slots)
     {
         double cube = (double)length * length * length;
-        long rowsBytes = 3L * Pairs.Count(length + 1) * sizeof(float);
+        long rowsBytes = 2L * Pairs.Count(length + 1) * sizeof(float);
         int fits = (int)Math.Min(MaxWork * 3 / cube, (double)MaxTableBytes / rowsBytes - Width);
         if (cube / 3 * slots > MaxWork || rowsBytes * Stride(slots) > MaxTableBytes)
             throw new PlanningLimitException(
@@ -79,9 +86,9 @@ internal sealed class ExactTable : IChooser
         _pairs = Pairs.Count(L + 1);
         _sizes = new Sizes(chain, slotBytes);
         int cells = _pairs * _stride;
-        _rows = new float[3][];
-        _origin = new int[3];
-        for (int h = 0; h < 3; h++)
+        _rows = new float[2][];
+        _origin = new int[2];
+        for (int h = 0; h < 2; h++)
         {
             // Every cell is written before it is read. Pinned, so that the rows can start on a cache line and be written
             // past the cache (a row's block is read again only by later groups, long after).
@@ -119,13 +126,23 @@ internal sealed class ExactTable : IChooser
         var done = new long[groups]; // per group: blocks * (L + 2) + columns finished
         int workers = Math.Clamp(Environment.ProcessorCount, 1, groups);
         var threads = new Thread[workers - 1];
+        // The rows held both ways: a group's lowest start in a ring one longer than the workers (the next group reads
+        // them while the group after it on the same worker runs), the group's other starts in its worker's own rows. The
+        // slot before group 0's holds the loss.
+        var ring = new float[workers + 1][];
+        for (int i = 0; i <= workers; i++)
+            ring[i] = new float[Width + (_length + 2) * _stride];
+        long lossNeed = _sizes.LossNeed(Holding.Both);
+        for (int m = 0; m < _stride; m++)
+            ring[workers][Width + (_length + 1) * _stride + m] = m >= lossNeed ? 0 : float.PositiveInfinity;
         Exception? failure = null;
         void Work(int worker)
         {
             try
             {
+                var own = new float[Width + (Group - 1) * (_length + 2) * _stride];
                 for (int g = worker; g < groups; g += workers)
-                    RunGroup(g, done);
+                    RunGroup(g, done, own, ring);
             }
             catch (Exception e)
             {
@@ -147,8 +164,11 @@ internal sealed class ExactTable : IChooser
             throw failure;
     }
 
-    /// <summary>Group g, the starts hi - Group + 1 .. hi counted from the end of the chain: every block, every end, every start.</summary>
-    private void RunGroup(int g, long[] done)
+    /// <summary>
+    /// Group g, the starts hi - Group + 1 .. hi counted from the end of the chain: every block, every end, every start.
+    /// Its rows held both ways go to <paramref name="own"/> and, for its lowest start, to its slot of <paramref name="ring"/>.
+    /// </summary>
+    private void RunGroup(int g, long[] done, float[] own, float[][] ring)
     {
         int L = _length, hi = L - g * Group, lo = Math.Max(1, hi - Group + 1);
         // The advance's needs by start and checkpoint, less the interval's own memory, which only the end changes.
@@ -169,7 +189,14 @@ internal sealed class ExactTable : IChooser
         var lefts = new float[2 * (hi - lo + 1) * (L + 2) * Width];
         var leftEnds = new float[2 * (hi - lo + 1) * (L + 2) + 8]; // the same rows at the block's last memory, padded for the checks
         var seeds = new Seed[(hi - lo + 1) * (L + 2)];
-        var records = new RecordMove[(hi - lo + 1) * (L + 2) * 5]; // by start and end, computed at the first block
+        RowAt Both(int s, int t) =>
+            s == hi + 1 ? new(ring[(g + ring.Length - 1) % ring.Length], Width + t * _stride)
+            : s == lo ? new(ring[g % ring.Length], Width + t * _stride)
+            : new(own, Width + ((s - lo - 1) * (L + 2) + t) * _stride);
+        var records = new RecordMove[(hi - lo + 1) * (L + 2) * 5]; // by start and end
+        for (int s = lo; s <= hi; s++)
+            for (int t = s; t <= L + 1; t++)
+                RecordMoves(s, t, Both(s + 1, t), records.AsSpan(((s - lo) * (L + 2) + t) * 5, 5));
         var spin = new SpinWait();
         for (int m0 = 0, block = 0; m0 < _stride; m0 += Width, block++)
             for (int t = lo; t <= L + 1; t++)
@@ -180,14 +207,15 @@ internal sealed class ExactTable : IChooser
                         spin.SpinOnce(); // the right parts of later starts
                 for (int s = Math.Min(hi, t); s >= lo; s--)
                     Interval(s, t, block, advance[s - lo], forward[s - lo], lefts, leftEnds, (s - lo) * (L + 2), (hi - lo + 1) * (L + 2), ref seeds[(s - lo) * (L + 2) + t],
-                        records.AsSpan(((s - lo) * (L + 2) + t) * 5, 5));
+                        records.AsSpan(((s - lo) * (L + 2) + t) * 5, 5), Both(s, t));
                 Volatile.Write(ref done[g], step);
             }
     }
 
     /// <summary>One block of memories m0 .. m0 + Width - 1 of s..t, in all three holdings.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Interval(int s, int t, int block, long[] advance, float[] forward, float[] lefts, float[] leftEnds, int leftRow, int recordRows, ref Seed seed, Span<RecordMove> moves)
+    private void Interval(int s, int t, int block, long[] advance, float[] forward, float[] lefts, float[] leftEnds, int leftRow, int recordRows, ref Seed seed,
+        ReadOnlySpan<RecordMove> moves, RowAt both)
     {
         int m0 = block * Width, leftPlain = leftRow * Width, recordOffset = recordRows * Width;
         int L = _length;
@@ -205,27 +233,31 @@ internal sealed class ExactTable : IChooser
             long ownR = _sizes.Own(Holding.Record, s, end, top), input = _sizes.Own(Holding.Plain, s, end, top) - ownR;
             int j = s + 1;
             // Where both holdings' advances fit the whole block: the hot loop, its sums in registers. A checkpoint is
-            // skipped where its time at the block's last memory, its least in the block, is more than the best time
-            // so far at the block's first memory, the block's greatest (rows never increase): the result is unchanged.
+            // skipped where its time at the block's last memory, its least in the block, is no less than the best time
+            // so far at the block's first memory, the block's greatest (rows never increase): it cannot lower any
+            // memory of the block, and ties, which uniform chains are full of, cost nothing.
             {
                 long limit = m0 - ownR - input;
                 ref float rr = ref Unsafe.Add(ref plain, Offset(j, t) + m0);
                 ref float rp = ref Unsafe.Subtract(ref rr, (nint)input);
                 ref float lp = ref Unsafe.Add(ref leftP, (j - 1) * Width);
                 ref float lr = ref Unsafe.Add(ref leftR, (j - 1) * Width);
-                // The best times at the block's first memory, from the checkpoints that were fastest at the last block's end.
-                float upperP = float.PositiveInfinity, upperR = float.PositiveInfinity;
-                if (seed.P > j && seed.P <= t && advance[seed.P] <= limit)
+                // The checkpoints that were fastest at the last block's end go first; the best times at the block's
+                // first memory then bound the others.
+                float lastP = float.PositiveInfinity, lastR = float.PositiveInfinity;
+                if (seed.P >= j && seed.P <= t && advance[seed.P] <= limit)
                 {
                     nint k = seed.P - j;
-                    upperP = forward[seed.P] + Unsafe.Add(ref rp, k * _stride) + Unsafe.Add(ref lp, k * Width);
+                    p.Min(Vector256.Create(forward[seed.P]), ref Unsafe.Add(ref rp, k * _stride), ref Unsafe.Add(ref lp, k * Width), 0);
+                    lastP = p.Last;
                 }
-                if (seed.R > j && seed.R <= t && advance[seed.R] <= limit)
+                if (seed.R >= j && seed.R <= t && advance[seed.R] <= limit)
                 {
                     nint k = seed.R - j;
-                    upperR = forward[seed.R] + Unsafe.Add(ref rr, k * _stride) + Unsafe.Add(ref lr, k * Width);
+                    r.Min(Vector256.Create(forward[seed.R]), ref Unsafe.Add(ref rr, k * _stride), ref Unsafe.Add(ref lr, k * Width), 0);
+                    lastR = r.Last;
                 }
-                float lastP = float.PositiveInfinity, lastR = float.PositiveInfinity;
+                float upperP = p.First, upperR = r.First;
                 int first = j;
                 // The checks read the rows' block ends, which lie together: the right parts of the checkpoint at the
                 // block's last memory (the plain holding's, shifted, at the end of the block that memory falls in,
@@ -243,15 +275,15 @@ internal sealed class ExactTable : IChooser
                     var f = Vector256.LoadUnsafe(ref cost, (nuint)k0);
                     var leastR = f + Vector256.LoadUnsafe(ref endR, (nuint)k0) + Vector256.LoadUnsafe(ref leftEndR, (nuint)k0);
                     var leastP = f + Vector256.LoadUnsafe(ref endP, (nuint)k0) + Vector256.LoadUnsafe(ref leftEndP, (nuint)k0);
-                    uint candidates = (Vector256.LessThanOrEqual(leastR, Vector256.Create(upperR))
-                        | Vector256.LessThanOrEqual(leastP, Vector256.Create(upperP))).ExtractMostSignificantBits();
+                    uint candidates = (Vector256.LessThan(leastR, Vector256.Create(upperR))
+                        | Vector256.LessThan(leastP, Vector256.Create(upperP))).ExtractMostSignificantBits();
                     candidates &= (1u << Math.Min(8, j - first - k0)) - 1;
                     for (; candidates != 0; candidates &= candidates - 1)
                     {
                         int i = System.Numerics.BitOperations.TrailingZeroCount(candidates);
                         nint k = k0 + i;
                         float lr0 = leastR.GetElement(i), lp0 = leastP.GetElement(i);
-                        if (lr0 > upperR && lp0 > upperP)
+                        if (lr0 >= upperR && lp0 >= upperP)
                             continue;
                         if (lr0 < lastR)
                             (lastR, seed.R) = (lr0, first + (int)k);
@@ -280,15 +312,13 @@ internal sealed class ExactTable : IChooser
             }
         }
         // Both ways: the record's checkpoints where its first forward, which still holds the plain copy, fits.
-        Quad both = r;
-        both.Mask(_sizes.ForwardPeak(Holding.Both, s, s, end, top) - m0);
-        if (block == 0)
-            RecordMoves(s, t, moves);
+        Quad q = r;
+        q.Mask(_sizes.ForwardPeak(Holding.Both, s, s, end, top) - m0);
         Apply(moves[0], m0, ref p);
         Apply(moves[1], m0, ref p);
         Apply(moves[2], m0, ref r);
-        Apply(moves[3], m0, ref both);
-        Apply(moves[4], m0, ref both);
+        Apply(moves[3], m0, ref q);
+        Apply(moves[4], m0, ref q);
         int at = Offset(s, t) + m0;
         p.Stream(ref Unsafe.Add(ref Rows(Holding.Plain), at));
         r.Stream(ref Unsafe.Add(ref Rows(Holding.Record), at));
@@ -296,43 +326,53 @@ internal sealed class ExactTable : IChooser
         r.Store(lefts, leftPlain + recordOffset + t * Width);
         _ends[block * _pairs + Pairs.Index(s, t)] = leftEnds[leftRow + t] = p.Last;
         leftEnds[recordRows + leftRow + t] = r.Last;
-        both.Stream(ref Unsafe.Add(ref Rows(Holding.Both), at));
+        q.Store(both.Array, both.At + m0);
     }
+
+    /// <summary>A row of floats: its array and the index of its memory 0.</summary>
+    private readonly record struct RowAt(float[] Array, int At);
 
     /// <summary>
     /// A move that records stage s (<see cref="Move.Record"/> or <see cref="Move.RecordAndDrop"/>), reduced to what a
-    /// block needs: its time, its need, and its part's row (the holding, the interval's index, the shift), if any.
+    /// block needs: its time, its need, and its part's row, if any, with the index of the part's memory 0 shifted to
+    /// its caller's.
     /// </summary>
-    private readonly record struct RecordMove(float Cost, long Need, sbyte PartHolding, int PartIndex, long Shift)
+    private readonly record struct RecordMove(float Cost, long Need, float[]? Part, nint At)
     {
-        public static readonly RecordMove None = new(0, long.MaxValue, -1, 0, 0);
-
-        public static RecordMove Of(Candidate? candidate, int t) => candidate is not { } c ? None
-            : c.First is { } part ? new(c.Cost, c.Need, (sbyte)part.Holding, Pairs.Index(part.S, t), part.Shift)
-            : new(c.Cost, c.Need, -1, 0, 0);
+        public static readonly RecordMove None = new(0, long.MaxValue, null, 0);
     }
 
     /// <summary>The moves that record stage s in each holding: plain (record, record and drop), record, both ways (the two).</summary>
-    private void RecordMoves(int s, int t, Span<RecordMove> moves)
+    private void RecordMoves(int s, int t, RowAt both, Span<RecordMove> moves)
     {
         bool top = t == _length + 1;
         int end = top ? _length : t;
-        moves[0] = RecordMove.Of(_sizes.Record(Holding.Plain, s, end, top), t);
-        moves[1] = RecordMove.Of(_sizes.RecordAndDrop(Holding.Plain, s, end, top), t);
-        moves[2] = RecordMove.Of(_sizes.Record(Holding.Record, s, end, top), t);
-        moves[3] = RecordMove.Of(_sizes.Record(Holding.Both, s, end, top), t);
-        moves[4] = RecordMove.Of(_sizes.RecordAndDrop(Holding.Both, s, end, top), t);
+        RecordMove Of(Candidate? candidate)
+        {
+            if (candidate is not { } c)
+                return RecordMove.None;
+            if (c.First is not { } part)
+                return new(c.Cost, c.Need, null, 0);
+            var row = part.Holding == Holding.Both ? both
+                : new RowAt(_rows[(int)part.Holding], _origin[(int)part.Holding] + Offset(part.S, t));
+            return new(c.Cost, c.Need, row.Array, row.At - (nint)part.Shift);
+        }
+        moves[0] = Of(_sizes.Record(Holding.Plain, s, end, top));
+        moves[1] = Of(_sizes.RecordAndDrop(Holding.Plain, s, end, top));
+        moves[2] = Of(_sizes.Record(Holding.Record, s, end, top));
+        moves[3] = Of(_sizes.Record(Holding.Both, s, end, top));
+        moves[4] = Of(_sizes.RecordAndDrop(Holding.Both, s, end, top));
     }
 
-    private void Apply(in RecordMove move, int m0, ref Quad best)
+    private static void Apply(in RecordMove move, int m0, ref Quad best)
     {
         if (move.Need >= m0 + Width)
             return;
         var cost = Vector256.Create(move.Cost);
-        if (move.PartHolding < 0)
+        if (move.Part is null)
             best.Min(cost, move.Need - m0);
         else
-            best.Min(cost, ref Unsafe.Add(ref Rows((Holding)move.PartHolding), move.PartIndex * _stride + m0 - (nint)move.Shift), move.Need - m0);
+            best.Min(cost, ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(move.Part), move.At + m0), move.Need - m0);
     }
 
     /// <summary>The checkpoints fastest at the end of an interval's last block, plain and in the record.</summary>
@@ -454,28 +494,69 @@ internal sealed class ExactTable : IChooser
     }
 
     /// <summary>The fastest candidate at memory m, timed as the table times it (cost, then the first part, then the second).</summary>
-    public Candidate Choose(Holding holding, int s, int down, int t, bool top, long memory)
+    public Candidate Choose(Holding holding, int s, int down, int t, bool top, long memory) => Best(holding, s, t, top, memory).Candidate;
+
+    private (Candidate Candidate, float Time) Best(Holding holding, int s, int t, bool top, long memory)
     {
         Candidate best = default;
         float bestTime = float.PositiveInfinity;
         foreach (var c in _sizes.Candidates(holding, s, s, t, top))
         {
-            if (memory < c.Need)
-                continue;
-            float time = c.Cost;
-            if (c.First is { } first)
-                time += Read(first, memory);
-            if (c.Second is { } second)
-                time += Read(second, memory);
+            float time = Time(c, memory);
             if (time < bestTime)
                 (bestTime, best) = (time, c);
         }
-        return best;
+        return (best, bestTime);
     }
 
+    /// <summary>A candidate's time at a memory: its cost, then its first part, then its second; infinity where it does not fit.</summary>
+    private float Time(Candidate? candidate, long memory)
+    {
+        if (candidate is not { } c || memory < c.Need)
+            return float.PositiveInfinity;
+        float time = c.Cost;
+        if (c.First is { } first)
+            time += Read(first, memory);
+        if (c.Second is { } second)
+            time += Read(second, memory);
+        return time;
+    }
+
+    /// <summary>A part's time at its caller's memory: from its row, or computed for an input held both ways.</summary>
     private float Read(Part part, long memory)
     {
         long m = memory - part.Shift;
-        return m < 0 ? float.PositiveInfinity : Row(part.Holding, part.S, part.Top ? _length + 1 : part.T)[(int)m];
+        int t = part.Top ? _length + 1 : part.T;
+        if (m < 0)
+            return float.PositiveInfinity;
+        if (part.Holding != Holding.Both)
+            return Row(part.Holding, part.S, t)[(int)m];
+        if (part.S == _length + 1)
+            return m >= _sizes.LossNeed(Holding.Both) ? 0 : float.PositiveInfinity;
+        if (!_both.TryGetValue((part.S, t, m), out float time))
+            _both[(part.S, t, m)] = time = BothTime(part.S, t, m);
+        return time;
+    }
+
+    /// <summary>
+    /// The time of s..t (t = L + 1: the top interval) holding its input both ways at memory m, which has no row past
+    /// the sweep: the least of its two record moves and of its checkpoints, whose parts, the right one plain and the
+    /// left one in the record, the table reads at the interval's own memory. A loop rather than the candidates, which
+    /// the reconstruction would enumerate along every chain of record-and-drop moves.
+    /// </summary>
+    private float BothTime(int s, int t, long m)
+    {
+        bool top = t == _length + 1;
+        int end = top ? _length : t;
+        float best = Math.Min(Time(_sizes.Record(Holding.Both, s, end, top), m), Time(_sizes.RecordAndDrop(Holding.Both, s, end, top), m));
+        long need = _sizes.Own(Holding.Both, s, end, top);
+        for (int j = s + 1; j <= t; j++)
+        {
+            need = Math.Max(need, _sizes.ForwardPeak(Holding.Both, s, j - 1, end, top));
+            if (need > m)
+                break; // the needs only grow with j
+            best = Math.Min(best, _sizes.ForwardTime(s, j - 1) + Row(Holding.Plain, j, t)[(int)m] + Row(Holding.Record, s, j - 1)[(int)m]);
+        }
+        return best;
     }
 }
