@@ -17,6 +17,8 @@ namespace Remat.CpSat;
 /// <param name="timeLimit">How long the solver may search; the best plan found and its gap are returned.</param>
 public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
 {
+    private const int MinWorkers = 8;
+
     /// <summary>A plan: the schedule, its simulated trace, and what the solver proved.</summary>
     /// <param name="Schedule">The schedule.</param>
     /// <param name="Trace">The graph simulator's replay of it.</param>
@@ -95,10 +97,12 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// </summary>
     private (CpSolverStatus, CpSolver) Solve(StagedModel model)
     {
+        // At least eight workers, even on two cores: below eight, CP-SAT's portfolio leaves out the workers that raise
+        // the lower bound and most neighbourhood searches (docs/benchmarks.md, "Graphs: CP-SAT").
         var solver = new CpSolver
         {
             StringParameters = FormattableString.Invariant(
-                $"max_time_in_seconds:{timeLimit.TotalSeconds:0.###} num_workers:{Math.Max(2, Environment.ProcessorCount)} random_seed:1"),
+                $"max_time_in_seconds:{timeLimit.TotalSeconds:0.###} num_workers:{Math.Max(MinWorkers, Environment.ProcessorCount)} random_seed:1"),
         };
         var status = CpSolverStatus.Unknown;
         ExceptionDispatchInfo? failure = null;

@@ -18,6 +18,7 @@ internal sealed class StagedModel
     private readonly Dictionary<(int T, int U, int K), BoolVar> _free = []; // x_u freed after node k in stage t (by Fn(k) or Free(u))
     private readonly Dictionary<(int T, int U), List<BoolVar>> _freesOf = []; // every free of x_u in stage t
     private readonly BoolVar?[,] _plain, _record; // [stage, node]: x_v plain, x̄_v stored, when the stage starts
+    private readonly List<(IntVar Value, Constraint Definition)> _memory = []; // the memory so far, in the order defined
 
     public StagedModel(Graph graph, long? budgetBytes)
     {
@@ -126,7 +127,7 @@ internal sealed class StagedModel
             LinearExprBuilder Checkpointed(LinearExprBuilder expression, string name)
             {
                 var value = Model.NewIntVar(0, ceiling, name);
-                Model.Add(value == expression);
+                _memory.Add((value, Model.Add(value == expression)));
                 var next = LinearExpr.NewBuilder();
                 next.Add(value);
                 return next;
@@ -399,9 +400,28 @@ internal sealed class StagedModel
             }
         }
         var all = new[] { _fe, _fp, _fn, _feLate, _plain, _record }.SelectMany(a => a.Cast<BoolVar?>()).Concat(_free.Values);
+        var hinted = new Dictionary<int, long>();
         foreach (var x in all)
             if (x is not null)
+            {
                 Model.AddHint(x, on.Contains(x));
+                hinted[x.GetIndex()] = on.Contains(x) ? 1 : 0;
+            }
+        // The memory variables too, each from its definition (value - expression == constant, over variables hinted
+        // before it), so that the hint is complete and the solver starts from it at once rather than completing it.
+        foreach (var (value, definition) in _memory)
+        {
+            var linear = Model.Model.Constraints[definition.Index].Linear;
+            long rest = linear.Domain[0], own = 0;
+            for (int i = 0; i < linear.Vars.Count; i++)
+            {
+                if (linear.Vars[i] == value.GetIndex())
+                    own = linear.Coeffs[i];
+                else
+                    rest -= linear.Coeffs[i] * hinted[linear.Vars[i]];
+            }
+            Model.AddHint(value, hinted[value.GetIndex()] = rest / own);
+        }
     }
 
     /// <summary>The schedule of a solution: per stage, the loss, each node's Fe then Fck or Fn, the Frees after it, and the backward.</summary>
