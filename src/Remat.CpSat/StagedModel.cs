@@ -186,7 +186,11 @@ internal sealed class StagedModel
                     Model.Add(during <= limit);
                     mem.AddTerm(fp, A(v));
                 }
-                // Frees after node v: single-reader inputs by Fn(v), several-reader outputs by Free.
+                // Frees after node v: single-reader inputs by Fn(v), several-reader outputs by Free. A record holds the
+                // plain inputs it was made from until its backward (docs/model.md), so nothing is freed from under a
+                // record: no Fn(v) while x̄_v is stored (or made earlier in the stage), no Free(u) while a reader's is.
+                if (_fn[t, v] is { } pinned)
+                    Model.Add(pinned + Of(fe) + Of(record[t, v]) <= 1);
                 foreach (int u in graph.Inputs(v).Where(u => u > 0 && graph.Consumers(u).Count == 1))
                 {
                     if (_fn[t, v] is not { } fn)
@@ -218,6 +222,13 @@ internal sealed class StagedModel
                         foreach (var reads in new[] { _fe[t, w], _fp[t, w], _feLate[t, w] })
                             if (reads is not null)
                                 Model.Add(freed + reads <= 1); // the last reader in the stage
+                    foreach (int w in graph.Consumers(u))
+                    {
+                        if (record[t, w] is { } held)
+                            Model.Add(freed + held <= 1);
+                        if (w <= v)
+                            Model.Add(freed + Of(_fe[t, w]) + Of(_feLate[t, w]) <= 1);
+                    }
                     mem.AddTerm(freed, -A(u));
                 }
                 Model.Add(mem <= limit);

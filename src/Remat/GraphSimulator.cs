@@ -26,8 +26,22 @@ public static class GraphSimulator
         var waiting = new int[N + 1]; // readers whose B has not run
         for (int v = 0; v <= N; v++)
             waiting[v] = graph.ReaderCount(v);
+        // A record holds the plain copies of its inputs it was made from until its backward (docs/model.md): a copy
+        // freed before that keeps its bytes until the last record made from it goes.
+        var copy = new int[N + 1]; // which plain copy of x_u is stored: a new one each time x_u is stored plain
+        var pins = new Dictionary<(int U, int Copy), int>(); // live records made from each plain copy
+        var kept = new HashSet<(int U, int Copy)>(); // copies freed while a record held them
+        var madeFrom = new List<(int U, int Copy)>?[N + 1]; // per record x̄_v: the plain copies it holds
         plain[0] = true;
         long mem = graph.InputBytes;
+        void FreePlain(int u)
+        {
+            plain[u] = false;
+            if (pins.ContainsKey((u, copy[u])))
+                kept.Add((u, copy[u]));
+            else
+                mem -= graph.OutputBytes(u);
+        }
         double time = 0;
         bool lossDone = false;
         int backwards = 0;
@@ -54,6 +68,13 @@ public static class GraphSimulator
                         during = mem + s.SavedBytes + s.ForwardTempBytes;
                         record[v] = true;
                         mem += s.SavedBytes;
+                        madeFrom[v] = [];
+                        foreach (int u in graph.InputArray(v))
+                            if (plain[u]) // the runtimes read a plain input before a record's output
+                            {
+                                pins[(u, copy[u])] = pins.GetValueOrDefault((u, copy[u])) + 1;
+                                madeFrom[v]!.Add((u, copy[u]));
+                            }
                     }
                     else
                     {
@@ -61,14 +82,12 @@ public static class GraphSimulator
                             throw new ScheduleException(i, $"{op} would store x_{v} plain a second time.");
                         during = mem + s.OutputBytes + s.ForwardTempBytes;
                         plain[v] = true;
+                        copy[v]++;
                         mem += s.OutputBytes;
                         if (op.Kind == OpKind.Fn)
                             foreach (int u in graph.InputArray(v))
                                 if (u > 0 && plain[u] && graph.ReaderCount(u) == 1)
-                                {
-                                    plain[u] = false;
-                                    mem -= graph.OutputBytes(u);
-                                }
+                                    FreePlain(u);
                     }
                     time += s.ForwardTime;
                     forwards[v - 1]++;
@@ -82,8 +101,7 @@ public static class GraphSimulator
                     if (!plain[v])
                         throw new ScheduleException(i, $"{op} frees x_{v}, which is not stored plain.");
                     during = mem;
-                    plain[v] = false;
-                    mem -= graph.OutputBytes(v);
+                    FreePlain(v);
                     break;
                 case OpKind.Loss:
                     if (lossDone)
@@ -95,10 +113,7 @@ public static class GraphSimulator
                     mem += graph.OutputBytes(N);
                     gradient[N] = true;
                     if (plain[N])
-                    {
-                        plain[N] = false;
-                        mem -= graph.OutputBytes(N);
-                    }
+                        FreePlain(N);
                     break;
                 case OpKind.B:
                 {
@@ -116,11 +131,17 @@ public static class GraphSimulator
                     gradient[v] = false;
                     done[v] = true;
                     mem -= s.SavedBytes + s.OutputBytes; // x̄_v and d_v
-                    if (plain[v])
+                    foreach (var held in madeFrom[v]!)
                     {
-                        plain[v] = false; // every reader has run its backward and x̄_v is gone: nothing can read x_v any more
-                        mem -= s.OutputBytes;
+                        if (--pins[held] > 0)
+                            continue;
+                        pins.Remove(held);
+                        if (kept.Remove(held))
+                            mem -= graph.OutputBytes(held.U);
                     }
+                    madeFrom[v] = null;
+                    if (plain[v])
+                        FreePlain(v); // every reader has run its backward and x̄_v is gone: nothing can read x_v any more
                     foreach (int u in graph.InputArray(v))
                     {
                         if (!gradient[u])
@@ -129,10 +150,7 @@ public static class GraphSimulator
                             mem += graph.OutputBytes(u);
                         }
                         if (--waiting[u] == 0 && plain[u])
-                        {
-                            plain[u] = false; // no forward can need x_u any more
-                            mem -= graph.OutputBytes(u);
-                        }
+                            FreePlain(u); // no forward can need x_u any more
                     }
                     backwards++;
                     time += s.BackwardTime;

@@ -171,9 +171,10 @@ internal static class ExactFamily
             long start = Own(holding, s, t, top), cur, need;
             if (holding == Holding.Plain)
             {
+                // The record holds x_{s-1} until B(s) (docs/model.md): Fn(s) frees no memory, only the plain copy.
                 cur = start + _abar[s];
                 need = Math.Max(Math.Max(start, cur + _ftmp[s]), cur + _a[s] + _ftmp[s]);
-                cur += _a[s] - _a[s - 1];
+                cur += _a[s];
             }
             else
             {
@@ -185,7 +186,7 @@ internal static class ExactFamily
             Part? part = null;
             if (rest)
                 (part, cur) = Enter(Holding.Both, s + 1, s + 1, t, top, cur);
-            return new Candidate(Move.RecordAndDrop, 0, 2 * _f[s] + _b[s], Backward(s, cur, need, false, freesOutput: !rest), part, null);
+            return new Candidate(Move.RecordAndDrop, 0, 2 * _f[s] + _b[s], Backward(s, cur, need, holding == Holding.Plain, freesOutput: !rest), part, null);
         }
 
         /// <summary>A part entered at live memory <paramref name="cur"/>, and the caller's live memory after it (d_{down-1} replaces what the part held).</summary>
