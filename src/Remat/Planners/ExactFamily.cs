@@ -166,7 +166,7 @@ internal static class ExactFamily
         /// </summary>
         public Candidate? RecordAndDrop(Holding holding, int s, int t, bool top)
         {
-            if (holding == Holding.Record || s == 1)
+            if (holding != Holding.Both || s == 1)
                 return null;
             long start = Own(holding, s, t, top), cur, need;
             if (holding == Holding.Plain)

@@ -130,7 +130,9 @@ public sealed class ExhaustiveSearch(long budgetBytes) : IPlanner
                     long during = mem + s.OutputBytes + s.ForwardTempBytes;
                     if (k < phase)
                         Move(Op.Fck(k), Encode(phase, plain | 1 << k, record), during, mem + s.OutputBytes, s.ForwardTime);
-                    if (k > 1 && (plain >> (k - 1) & 1) != 0)
+                    // Not while x̄_k is stored: the record holds x_{k-1} until B(k) (docs/model.md), so Fn(k) would free
+                    // nothing and store an x_k the record already holds.
+                    if (k > 1 && (plain >> (k - 1) & 1) != 0 && (record >> (k - 1) & 1) == 0)
                         Move(Op.Fn(k), Encode(phase, (plain | 1 << k) & ~(1 << (k - 1)), record), during,
                             mem + s.OutputBytes - chain.OutputBytes(k - 1), s.ForwardTime);
                 }
