@@ -141,6 +141,23 @@ internal sealed class StagedModel
                     mem.AddTerm(e, Abar(u));
             }
             mem.Add(gradients[t]);
+            // Free(u) as the stage starts (k = 0 below), for an output read by several nodes that no record of a reader
+            // holds: after a backward, say, where no node of the stage reads it.
+            for (int u = 1; u <= N; u++)
+                if (t > 1 && graph.Consumers(u).Count >= 2 && plain[t, u] is { } stored)
+                {
+                    var freed = FreeVar(t, u, 0)!;
+                    Model.Add(freed <= stored);
+                    foreach (int w in graph.Consumers(u))
+                    {
+                        if (record[t, w] is { } held)
+                            Model.Add(freed + held <= 1);
+                        foreach (var reads in new[] { _fe[t, w], _fp[t, w], _feLate[t, w] })
+                            if (reads is not null)
+                                Model.Add(freed + reads <= 1); // no reader left in the stage
+                    }
+                    mem.AddTerm(freed, -A(u));
+                }
             mem = Checkpointed(mem, $"m{t}_0");
             if (t == N + 1)
             {
@@ -393,6 +410,7 @@ internal sealed class StagedModel
                     break;
                 case OpKind.Loss:
                     t = N + 1;
+                    last = 0;
                     StageStarts(t);
                     plain[N] = false;
                     break;
@@ -443,6 +461,9 @@ internal sealed class StagedModel
         var ops = new List<Op>();
         for (int t = 1; t <= T; t++)
         {
+            for (int u = 1; u <= N; u++)
+                if (_free.TryGetValue((t, u, 0), out var atStart) && solver.BooleanValue(atStart))
+                    ops.Add(Op.Free(u));
             if (t == N + 1)
                 ops.Add(Op.Loss);
             for (int v = 1; v <= N; v++)

@@ -83,12 +83,14 @@ public static class GraphSearch
                     foreach (int u in graph.Inputs(v))
                         if (u > 0 && Plain(state, u) && graph.Consumers(u).Count == 1)
                             next &= ~(1L << u);
-                    if (next != (state | 1L << v))
+                    // Nothing is freed from under a record, which holds the plain inputs it was made from until its
+                    // backward (docs/model.md): no Fn(v) while x̄_v is stored, no Free(u) while a reader's record is.
+                    if (next != (state | 1L << v) && !Record(state, v))
                         Move(Op.Fn(v), next, mem + s.OutputBytes + s.ForwardTempBytes, s.ForwardTime);
                 }
                 if (inputs && !Record(state, v) && !Done(state, v))
                     Move(Op.Fe(v), state | 1L << (recordShift + v - 1), mem + s.SavedBytes + s.ForwardTempBytes, s.ForwardTime);
-                if (Plain(state, v) && graph.Consumers(v).Count >= 2)
+                if (Plain(state, v) && graph.Consumers(v).Count >= 2 && !graph.Consumers(v).Any(w => Record(state, w)))
                     Move(Op.Free(v), state & ~(1L << v), mem, 0);
                 if (Loss(state) && !Done(state, v) && Record(state, v) && Complete(state, v))
                 {

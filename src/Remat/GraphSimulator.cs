@@ -28,17 +28,17 @@ public static class GraphSimulator
             waiting[v] = graph.ReaderCount(v);
         // A record holds the plain copies of its inputs it was made from until its backward (docs/model.md): a copy
         // freed before that keeps its bytes until the last record made from it goes.
-        var copy = new int[N + 1]; // which plain copy of x_u is stored: a new one each time x_u is stored plain
-        var pins = new Dictionary<(int U, int Copy), int>(); // live records made from each plain copy
-        var kept = new HashSet<(int U, int Copy)>(); // copies freed while a record held them
-        var madeFrom = new List<(int U, int Copy)>?[N + 1]; // per record x̄_v: the plain copies it holds
+        var copy = new int[N + 1]; // the plain copy of x_u stored now, an index into the two lists below (x0's is 0)
+        var pins = new List<int> { 0 }; // by copy: the live records made from it
+        var kept = new List<long> { 0 }; // by copy: its bytes while it is freed but a record still holds it
+        var madeFrom = new int[N + 1][]; // per record x̄_v, by input: the copy it was made from, or -1 (a record's output)
         plain[0] = true;
         long mem = graph.InputBytes;
         void FreePlain(int u)
         {
             plain[u] = false;
-            if (pins.ContainsKey((u, copy[u])))
-                kept.Add((u, copy[u]));
+            if (pins[copy[u]] > 0)
+                kept[copy[u]] = graph.OutputBytes(u);
             else
                 mem -= graph.OutputBytes(u);
         }
@@ -68,13 +68,14 @@ public static class GraphSimulator
                         during = mem + s.SavedBytes + s.ForwardTempBytes;
                         record[v] = true;
                         mem += s.SavedBytes;
-                        madeFrom[v] = [];
-                        foreach (int u in graph.InputArray(v))
-                            if (plain[u]) // the runtimes read a plain input before a record's output
-                            {
-                                pins[(u, copy[u])] = pins.GetValueOrDefault((u, copy[u])) + 1;
-                                madeFrom[v]!.Add((u, copy[u]));
-                            }
+                        var inputs = graph.InputArray(v);
+                        var held = madeFrom[v] ??= new int[inputs.Length];
+                        for (int j = 0; j < inputs.Length; j++)
+                        {
+                            held[j] = plain[inputs[j]] ? copy[inputs[j]] : -1; // the runtimes read a plain input first
+                            if (held[j] >= 0)
+                                pins[held[j]]++;
+                        }
                     }
                     else
                     {
@@ -82,7 +83,9 @@ public static class GraphSimulator
                             throw new ScheduleException(i, $"{op} would store x_{v} plain a second time.");
                         during = mem + s.OutputBytes + s.ForwardTempBytes;
                         plain[v] = true;
-                        copy[v]++;
+                        copy[v] = pins.Count;
+                        pins.Add(0);
+                        kept.Add(0);
                         mem += s.OutputBytes;
                         if (op.Kind == OpKind.Fn)
                             foreach (int u in graph.InputArray(v))
@@ -131,15 +134,12 @@ public static class GraphSimulator
                     gradient[v] = false;
                     done[v] = true;
                     mem -= s.SavedBytes + s.OutputBytes; // x̄_v and d_v
-                    foreach (var held in madeFrom[v]!)
-                    {
-                        if (--pins[held] > 0)
-                            continue;
-                        pins.Remove(held);
-                        if (kept.Remove(held))
-                            mem -= graph.OutputBytes(held.U);
-                    }
-                    madeFrom[v] = null;
+                    foreach (int held in madeFrom[v])
+                        if (held >= 0 && --pins[held] == 0)
+                        {
+                            mem -= kept[held];
+                            kept[held] = 0;
+                        }
                     if (plain[v])
                         FreePlain(v); // every reader has run its backward and x̄_v is gone: nothing can read x_v any more
                     foreach (int u in graph.InputArray(v))

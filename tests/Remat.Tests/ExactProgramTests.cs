@@ -120,10 +120,7 @@ public class ExactProgramTests(ITestOutputHelper output)
     [Fact]
     public void The_schedule_rebuilt_from_the_table_takes_the_tables_time_within_budget_across_several_groups()
     {
-        // The rows held both ways are dropped after the sweep, and the reconstruction computes the cells it reads from
-        // the record's rows; a wrong cell there would pick a move the table did not time. Budgets near the least peak,
-        // where schedules record a stage and drop its input, which holds the rest both ways.
-        int dropping = 0;
+        // Budgets near the least peak, across several groups of starts.
         for (int trial = 0; trial < 12; trial++)
         {
             var rng = new Random(500 + trial);
@@ -140,12 +137,7 @@ public class ExactProgramTests(ITestOutputHelper output)
             Assert.True(trace.PeakBytes <= budget, $"trial {trial} ({chain.Length} stages): the schedule peaks at {trace.PeakBytes}, over {budget}");
             Assert.True(Math.Abs(trace.Time - time) <= 1e-4 * time,
                 $"trial {trial} ({chain.Length} stages): the table says {time}, its schedule takes {trace.Time}");
-            var ops = trace.Schedule.Ops;
-            if (Enumerable.Range(1, ops.Count - 1).Any(i => ops[i - 1] == Op.Fe(ops[i].Stage) && ops[i] == Op.Fn(ops[i].Stage)))
-                dropping++;
         }
-        output.WriteLine($"{dropping} of 12 schedules record a stage and drop its input");
-        Assert.True(dropping > 0, "no schedule records a stage and drops its input: the cells held both ways were not tested");
     }
 
     /// <summary>The table's recurrence, memoized top down over its candidates without consuming parts.</summary>
@@ -176,26 +168,5 @@ public class ExactProgramTests(ITestOutputHelper output)
             }
             return _memo[key] = best;
         }
-    }
-
-    [Fact]
-    public void Where_the_program_needs_less_memory_than_rotor_it_records_a_stage_and_drops_its_input()
-    {
-        // Fe(k) Fn(k): the record then serves as the checkpoint of x_k, and x_{k-1} goes (docs/planners.md).
-        var rng = new Random(3);
-        int found = 0;
-        for (int trial = 0; trial < 400; trial++)
-        {
-            var chain = RandomChains.Make(rng, rng.Next(3, 9));
-            var least = ExactMinimumPeak.For(chain);
-            if (least.PeakBytes >= new RotorMinimumPeak(chain).PeakBytes)
-                continue;
-            found++;
-            var ops = ExactFamily.Emit("exact", chain.Length, least, 0).Ops;
-            Assert.Equal(least.PeakBytes, Simulator.Run(chain, new Schedule("exact", ops)).PeakBytes);
-            Assert.True(Enumerable.Range(1, ops.Count - 1).Any(i => ops[i - 1] == Op.Fe(ops[i].Stage) && ops[i] == Op.Fn(ops[i].Stage)),
-                $"trial {trial}: the program's least peak {least.PeakBytes} is below rotor's without Fe(k) Fn(k): {string.Join(" ", ops)}");
-        }
-        Assert.True(found > 0, "no random chain of 3-8 stages where the program needs less memory than rotor");
     }
 }

@@ -40,6 +40,15 @@ public class SimulatorTests
     }
 
     [Fact]
+    public void A_record_holds_the_plain_input_it_was_made_from_until_its_backward()
+    {
+        // Fe(2) makes x̄_2 from the plain x_1, so Fn(2) frees the plain x_1 but not its byte, which B(2) gives back
+        // (docs/model.md; on TorchSharp the record keeps its input as the leaf of d_1).
+        var trace = Simulator.Run(Three, S(Op.Fck(1), Op.Fe(2), Op.Fn(2), Op.Fe(3), Op.Loss, Op.B(3), Op.B(2), Op.Fe(1), Op.B(1)));
+        Assert.Equal([2L, 4, 5, 7, 8, 5, 2, 4, 1], trace.MemoryAfter);
+    }
+
+    [Fact]
     public void Fck_keeps_its_input_as_a_checkpoint()
     {
         var trace = Simulator.Run(Three, S(Op.Fck(1), Op.Fck(2), Op.Fe(3), Op.Loss, Op.B(3), Op.Fe(2), Op.B(2), Op.Fe(1), Op.B(1)));
