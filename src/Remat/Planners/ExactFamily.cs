@@ -1,25 +1,23 @@
 namespace Remat.Planners;
 
 /// <summary>
-/// The family of schedules of Remat's exact program: rotor's family (<see cref="RotorFamily"/>) with the moves it
-/// lacks, "record a stage, then drop its plain input" (<c>Fe(s) Fn(s)</c>) and "consume a plain checkpoint with the
-/// last advance from it" (<c>Fn(s)</c>, the stages before the consumer's stop left to its caller), and with the way
-/// each interval holds its input made part of the state. An interval s..t (d_t held, or before the loss for the top
-/// interval s..L) holds x_{s-1} in one of three ways (<see cref="Holding"/>), runs its backward down to a stage
-/// (<see cref="Part.Down"/>), and is processed by one of four moves (<see cref="Move"/>). The recurrence, and the one
-/// order of operations it leaves out, are in docs/planners.md.
+/// The family of schedules of Remat's exact program: rotor's family (<see cref="RotorFamily"/>) with the move it
+/// lacks, "consume a plain checkpoint with the last advance from it" (<c>Fn(s)</c>, the stages before the consumer's
+/// stop left to its caller), and with the way each interval holds its input made part of the state. An interval s..t
+/// (d_t held, or before the loss for the top interval s..L) holds x_{s-1} in one of two ways (<see cref="Holding"/>),
+/// runs its backward down to a stage (<see cref="Part.Down"/>), and is processed by one of three moves
+/// (<see cref="Move"/>). "Record a stage, then drop its plain input" (<c>Fe(s) Fn(s)</c>) is not in it: the record
+/// holds that input until B(s) (docs/model.md), so the move frees nothing. The recurrence is in docs/planners.md.
 /// </summary>
 internal static class ExactFamily
 {
     /// <summary>How an interval holds its input x_{s-1}.</summary>
     internal enum Holding : byte
     {
-        /// <summary>Plain, owned by the interval: B(s) frees it, and after Fe(s) an Fn(s) may drop it.</summary>
+        /// <summary>Plain, owned by the interval: B(s) frees it.</summary>
         Plain,
         /// <summary>Inside the record x̄_{s-1}, which the caller frees with B(s-1).</summary>
         Record,
-        /// <summary>Inside the caller's record, and a plain copy the interval owns (left by Fe(s-1) Fn(s-1)).</summary>
-        Both,
     }
 
     /// <summary>How an interval is processed.</summary>
@@ -27,9 +25,7 @@ internal static class ExactFamily
     {
         /// <summary>Fe(s), the rest with x_s in the record, B(s) (rotor's "record").</summary>
         Record,
-        /// <summary>Fe(s), Fn(s) to drop the plain x_{s-1}, the rest holding x_s both ways, B(s).</summary>
-        RecordAndDrop,
-        /// <summary>Advance to a plain x_{j-1} (Fck(s) or, dropping the plain copy, Fn(s); then Fn), the right part j..t down to i, then s..i-1.</summary>
+        /// <summary>Advance to a plain x_{j-1} (Fck(s), then Fn), the right part j..t down to i, then s..i-1.</summary>
         Checkpoint,
         /// <summary>Fn(s) drops the plain input, owned by an interval that runs its backward only down to a later stage; then the rest from x_s.</summary>
         Consume,
@@ -114,27 +110,22 @@ internal static class ExactFamily
                 yield return new Candidate(Move.Consume, 0, _f[s], need, part, null);
             }
             else
-            {
                 yield return Record(holding, s, t, top);
-                if (RecordAndDrop(holding, s, t, top) is { } recordAndDrop)
-                    yield return recordAndDrop;
-            }
-            // Checkpoint x_{j-1}: advance from x_{s-1} (Fn(s) drops a plain copy the record makes useless), then the
-            // right part j..t holding x_{j-1} plain down to i (j, or later where it consumes x_{j-1}), then the left
-            // part s..i-1, which keeps the input's holding and the interval's own end.
+            // Checkpoint x_{j-1}: advance from x_{s-1}, then the right part j..t holding x_{j-1} plain down to i (j, or
+            // later where it consumes x_{j-1}), then the left part s..i-1, which keeps the input's holding and the
+            // interval's own end.
             {
                 long need = start;
-                var left = holding == Holding.Plain ? Holding.Plain : Holding.Record;
                 int last = top ? Length + 1 : t;
                 for (int j = s + 1; j <= last; j++)
                 {
                     int k = j - 1; // the forward that stores x_{j-1}
                     need = Math.Max(need, ForwardPeak(holding, s, k, t, top));
-                    long cur = start + _a[k] - (holding == Holding.Both ? _a[s - 1] : 0);
+                    long cur = start + _a[k];
                     for (int i = Math.Max(j, down + 1); i <= (consuming ? last : j); i++)
                     {
                         var (right, afterRight) = Enter(Holding.Plain, j, i, t, top, cur);
-                        var (leftPart, _) = Enter(left, s, down, i - 1, false, afterRight);
+                        var (leftPart, _) = Enter(holding, s, down, i - 1, false, afterRight);
                         yield return new Candidate(Move.Checkpoint, j, ForwardTime(s, k), need, right, leftPart);
                     }
                 }
@@ -142,11 +133,11 @@ internal static class ExactFamily
         }
 
         /// <summary>
-        /// The peak of the forward that stores x_k while s..t advances from its input (Fck(s), or Fn(s) holding it both
-        /// ways, then Fn(s+1) .. Fn(k)): the live memory before it, x_k and its temporary.
+        /// The peak of the forward that stores x_k while s..t advances from its input (Fck(s), then Fn(s+1) .. Fn(k)):
+        /// the live memory before it, x_k and its temporary.
         /// </summary>
         public long ForwardPeak(Holding holding, int s, int k, int t, bool top) =>
-            Own(holding, s, t, top) + (k > s ? _a[k - 1] - (holding == Holding.Both ? _a[s - 1] : 0) : 0) + _a[k] + _ftmp[k];
+            Own(holding, s, t, top) + (k > s ? _a[k - 1] : 0) + _a[k] + _ftmp[k];
 
         /// <summary>Record: Fe(s), the rest holding x_s in the record, B(s) (which frees a plain input).</summary>
         public Candidate Record(Holding holding, int s, int t, bool top)
@@ -159,36 +150,6 @@ internal static class ExactFamily
             return new Candidate(Move.Record, 0, _f[s] + _b[s], Backward(s, cur, need, holding != Holding.Record), part, null);
         }
 
-        /// <summary>
-        /// Record and drop: Fe(s) Fn(s), or Fn(s) Fe(s) holding both ways (the record still holds x_{s-1}): the plain
-        /// input goes (never x0); the rest holds x_s both ways, or B(s) frees it where nothing follows. None where the
-        /// input is only in a record.
-        /// </summary>
-        public Candidate? RecordAndDrop(Holding holding, int s, int t, bool top)
-        {
-            if (holding != Holding.Both || s == 1)
-                return null;
-            long start = Own(holding, s, t, top), cur, need;
-            if (holding == Holding.Plain)
-            {
-                // The record holds x_{s-1} until B(s) (docs/model.md): Fn(s) frees no memory, only the plain copy.
-                cur = start + _abar[s];
-                need = Math.Max(Math.Max(start, cur + _ftmp[s]), cur + _a[s] + _ftmp[s]);
-                cur += _a[s];
-            }
-            else
-            {
-                cur = start + _a[s] - _a[s - 1];
-                need = Math.Max(start + _a[s] + _ftmp[s], cur + _abar[s] + _ftmp[s]);
-                cur += _abar[s];
-            }
-            bool rest = s < t || top;
-            Part? part = null;
-            if (rest)
-                (part, cur) = Enter(Holding.Both, s + 1, s + 1, t, top, cur);
-            return new Candidate(Move.RecordAndDrop, 0, 2 * _f[s] + _b[s], Backward(s, cur, need, holding == Holding.Plain, freesOutput: !rest), part, null);
-        }
-
         /// <summary>A part entered at live memory <paramref name="cur"/>, and the caller's live memory after it (d_{down-1} replaces what the part held).</summary>
         private (Part Part, long After) Enter(Holding holding, int s, int down, int t, bool top, long cur)
         {
@@ -198,12 +159,12 @@ internal static class ExactFamily
 
         /// <summary>
         /// The need of a move once B(s) has run at live memory <paramref name="cur"/>: frees x̄_s and d_s, stores d_{s-1},
-        /// and frees a plain x_{s-1} and a plain x_s where they are stored.
+        /// and frees a plain x_{s-1} where it is stored.
         /// </summary>
-        private long Backward(int s, long cur, long need, bool freesInput, bool freesOutput = false)
+        private long Backward(int s, long cur, long need, bool freesInput)
         {
             need = Math.Max(need, cur + _btmp[s]);
-            long after = cur - _abar[s] - _a[s] + _a[s - 1] - (freesInput ? _a[s - 1] : 0) - (freesOutput ? _a[s] : 0);
+            long after = cur - _abar[s] - _a[s] + _a[s - 1] - (freesInput ? _a[s - 1] : 0);
             return Math.Max(need, after);
         }
 
@@ -246,17 +207,14 @@ internal static class ExactFamily
         var c = chooser.Choose(holding, s, down, t, top, memory);
         switch (c.Move)
         {
-            case Move.Record or Move.RecordAndDrop:
-                if (c.Move == Move.Record)
-                    ops.Add(Op.Fe(s));
-                else // holding both ways, the record still holds x_{s-1}, so Fn(s) drops the plain copy first
-                    ops.AddRange(holding == Holding.Both ? [Op.Fn(s), Op.Fe(s)] : [Op.Fe(s), Op.Fn(s)]);
+            case Move.Record:
+                ops.Add(Op.Fe(s));
                 if (c.First is { } part)
                     Emit(ops, length, chooser, part, memory);
                 ops.Add(Op.B(s));
                 break;
             case Move.Checkpoint:
-                ops.Add(holding == Holding.Both ? Op.Fn(s) : Op.Fck(s));
+                ops.Add(Op.Fck(s));
                 for (int k = s + 1; k < c.J; k++)
                     ops.Add(Op.Fn(k));
                 Emit(ops, length, chooser, c.First!.Value, memory);

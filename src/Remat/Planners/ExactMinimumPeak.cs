@@ -24,11 +24,11 @@ internal sealed class ExactMinimumPeak : IChooser
         int L = chain.Length;
         RotorMinimumPeak.CheckLength(L);
         _sizes = new Sizes(chain, 1);
-        _interval = new long[3][];
-        _top = new long[3][];
-        _intervalChoice = new int[3][];
-        _topChoice = new int[3][];
-        for (int h = 0; h < 3; h++)
+        _interval = new long[2][];
+        _top = new long[2][];
+        _intervalChoice = new int[2][];
+        _topChoice = new int[2][];
+        for (int h = 0; h < 2; h++)
         {
             _interval[h] = new long[Pairs.Count(L)];
             _intervalChoice[h] = new int[Pairs.Count(L)];
@@ -52,31 +52,28 @@ internal sealed class ExactMinimumPeak : IChooser
     private static int Pack(Candidate c) => (int)c.Move << 24 | c.J;
 
     /// <summary>
-    /// The least peak of s..t in all three holdings at once. The record moves are taken from the family; the
-    /// checkpoints share one loop over j, as in <see cref="ExactTable"/>: the right part j..t is entered at the
-    /// interval's memory less the plain input (nothing in the record and both ways), the left part s..j-1 at the
-    /// interval's own, and the advance's need, which only grows with j, is the record's plus the plain input (and at
-    /// least the larger first forward holding both ways).
+    /// The least peak of s..t in both holdings at once. The record move is taken from the family; the checkpoints
+    /// share one loop over j, as in <see cref="ExactTable"/>: the right part j..t is entered at the interval's memory
+    /// less the plain input (nothing in the record), the left part s..j-1 at the interval's own, and the advance's
+    /// need, which only grows with j, is the record's plus the plain input.
     /// </summary>
     private void Best(int s, int t, bool top)
     {
         int L = _sizes.Length, end = top ? L : t, index = top ? s : Pairs.Index(s, t);
-        Span<long> best = stackalloc long[3];
-        Span<int> choice = stackalloc int[3];
-        for (int h = 0; h < 3; h++)
+        Span<long> best = stackalloc long[2];
+        Span<int> choice = stackalloc int[2];
+        for (int h = 0; h < 2; h++)
         {
-            best[h] = long.MaxValue;
-            foreach (var move in (ReadOnlySpan<Candidate?>)[_sizes.Record((Holding)h, s, end, top), _sizes.RecordAndDrop((Holding)h, s, end, top)])
-                if (move is { } c && PeakOf(c) is var peak && peak < best[h])
-                    (best[h], choice[h]) = (peak, Pack(c));
+            var move = _sizes.Record((Holding)h, s, end, top);
+            (best[h], choice[h]) = (PeakOf(move), Pack(move));
         }
         long ownR = _sizes.Own(Holding.Record, s, end, top), input = _sizes.Own(Holding.Plain, s, end, top) - ownR;
-        long firstBoth = _sizes.ForwardPeak(Holding.Both, s, s, end, top), need = ownR;
+        long need = ownR;
         long[] plain = _interval[(int)Holding.Plain], record = _interval[(int)Holding.Record];
         for (int j = s + 1; j <= (top ? L + 1 : t); j++)
         {
             need = Math.Max(need, _sizes.ForwardPeak(Holding.Record, s, j - 1, end, top));
-            if (need + input >= best[0] && need >= best[1] && need >= best[2])
+            if (need + input >= best[0] && need >= best[1])
                 break; // no later checkpoint needs less
             long right = top ? _top[(int)Holding.Plain][j] : plain[Pairs.Index(j, t)];
             int left = Pairs.Index(s, j - 1);
@@ -87,11 +84,8 @@ internal sealed class ExactMinimumPeak : IChooser
             peak = Math.Max(need, Math.Max(right, record[left]));
             if (peak < best[1])
                 (best[1], choice[1]) = (peak, packed);
-            peak = Math.Max(firstBoth, peak);
-            if (peak < best[2])
-                (best[2], choice[2]) = (peak, packed);
         }
-        for (int h = 0; h < 3; h++)
+        for (int h = 0; h < 2; h++)
             ((top ? _top : _interval)[h][index], (top ? _topChoice : _intervalChoice)[h][index]) = (best[h], choice[h]);
     }
 

@@ -15,10 +15,7 @@ namespace Remat.Planners;
 /// The recurrence for s..t reads the right parts j..t and the left parts s..j-1 of every checkpoint j at the same or
 /// smaller memories, so the table is computed in an order that keeps those reads in cache rather than by length. The
 /// rows of the plain holding and of the record lie in one array each, the top intervals s..L (with the loss) as a
-/// column t = L + 1. The rows of the input held both ways are read only by the interval that starts one stage earlier,
-/// so they are kept only while its group needs them, and the schedule's reconstruction computes the few cells it reads
-/// from the other rows (<see cref="Choose"/>). Starts are taken in groups of <see cref="Group"/> from the end of the
-/// chain; a group runs through the memories a block of <see cref="Width"/> at a time and, within a block, through its
+/// column t = L + 1. Starts are taken in groups of <see cref="Group"/> from the end of the chain; a group runs through the memories a block of <see cref="Width"/> at a time and, within a block, through its
 /// intervals by end, every start of the group at each end. The group's own rows at the current block, its intervals'
 /// left parts, are kept apart in the order they are read, and each right part's block serves every start of the group.
 /// A checkpoint is skipped for a block where its time at the block's last memory is no less than the best time so far
@@ -53,13 +50,12 @@ internal sealed class ExactTable : IChooser
     private readonly Sizes _sizes;
     private readonly float[][] _rows; // [plain or record][origin + Pairs.Index(s, t) * stride + m]; t = L + 1 is the top interval s..L
     private readonly int[] _origin; // [plain or record]: the first float of the rows, on a cache line
-    private readonly Dictionary<(int S, int T, long M), float> _both = []; // the cells held both ways that Choose has read
     private readonly float[] _ends; // [block * Pairs.Count(L + 1) + Pairs.Index(s, t)]: the plain rows at each block's last memory
 
     /// <summary>
     /// Refuses a table whose work passes <see cref="MaxWork"/> (about 25 s on the 2-core machine of docs/benchmarks.md:
-    /// L^3/3 * K cells, the checkpoints of every interval at every memory for the plain holding and for the record, which
-    /// both ways shares) or whose rows pass <see cref="MaxTableBytes"/>, naming the number of slots that fits.
+    /// L^3/3 * K cells, the checkpoints of every interval at every memory for the plain holding and for the record) or
+    /// whose rows pass <see cref="MaxTableBytes"/>, naming the number of slots that fits.
     /// </summary>
     public static void CheckWork(int length, int slots)
     {
@@ -125,23 +121,13 @@ internal sealed class ExactTable : IChooser
         var done = new long[groups]; // per group: blocks * (L + 2) + columns finished
         int workers = Math.Clamp(Environment.ProcessorCount, 1, groups);
         var threads = new Thread[workers - 1];
-        // The rows held both ways: a group's lowest start in a ring one longer than the workers (the next group reads
-        // them while the group after it on the same worker runs), the group's other starts in its worker's own rows. The
-        // slot before group 0's holds the loss.
-        var ring = new float[workers + 1][];
-        for (int i = 0; i <= workers; i++)
-            ring[i] = new float[Width + (_length + 2) * _stride];
-        long lossNeed = _sizes.LossNeed(Holding.Both);
-        for (int m = 0; m < _stride; m++)
-            ring[workers][Width + (_length + 1) * _stride + m] = m >= lossNeed ? 0 : float.PositiveInfinity;
         Exception? failure = null;
         void Work(int worker)
         {
             try
             {
-                var own = new float[Width + (Group - 1) * (_length + 2) * _stride];
                 for (int g = worker; g < groups; g += workers)
-                    RunGroup(g, done, own, ring);
+                    RunGroup(g, done);
             }
             catch (Exception e)
             {
@@ -163,11 +149,8 @@ internal sealed class ExactTable : IChooser
             throw failure;
     }
 
-    /// <summary>
-    /// Group g, the starts hi - Group + 1 .. hi counted from the end of the chain: every block, every end, every start.
-    /// Its rows held both ways go to <paramref name="own"/> and, for its lowest start, to its slot of <paramref name="ring"/>.
-    /// </summary>
-    private void RunGroup(int g, long[] done, float[] own, float[][] ring)
+    /// <summary>Group g, the starts hi - Group + 1 .. hi counted from the end of the chain: every block, every end, every start.</summary>
+    private void RunGroup(int g, long[] done)
     {
         int L = _length, hi = L - g * Group, lo = Math.Max(1, hi - Group + 1);
         // The advance's needs by start and checkpoint, less the interval's own memory, which only the end changes.
@@ -188,14 +171,10 @@ internal sealed class ExactTable : IChooser
         var lefts = new float[2 * (hi - lo + 1) * (L + 2) * Width];
         var leftEnds = new float[2 * (hi - lo + 1) * (L + 2) + 8]; // the same rows at the block's last memory, padded for the checks
         var seeds = new Seed[(hi - lo + 1) * (L + 2)];
-        RowAt Both(int s, int t) =>
-            s == hi + 1 ? new(ring[(g + ring.Length - 1) % ring.Length], Width + t * _stride)
-            : s == lo ? new(ring[g % ring.Length], Width + t * _stride)
-            : new(own, Width + ((s - lo - 1) * (L + 2) + t) * _stride);
-        var records = new RecordMove[(hi - lo + 1) * (L + 2) * 5]; // by start and end
+        var records = new RecordMove[(hi - lo + 1) * (L + 2) * 2]; // by start and end
         for (int s = lo; s <= hi; s++)
             for (int t = s; t <= L + 1; t++)
-                RecordMoves(s, t, Both(s + 1, t), records.AsSpan(((s - lo) * (L + 2) + t) * 5, 5));
+                RecordMoves(s, t, records.AsSpan(((s - lo) * (L + 2) + t) * 2, 2));
         var spin = new SpinWait();
         for (int m0 = 0, block = 0; m0 < _stride; m0 += Width, block++)
             for (int t = lo; t <= L + 1; t++)
@@ -206,15 +185,15 @@ internal sealed class ExactTable : IChooser
                         spin.SpinOnce(); // the right parts of later starts
                 for (int s = Math.Min(hi, t); s >= lo; s--)
                     Interval(s, t, block, advance[s - lo], forward[s - lo], lefts, leftEnds, (s - lo) * (L + 2), (hi - lo + 1) * (L + 2), ref seeds[(s - lo) * (L + 2) + t],
-                        records.AsSpan(((s - lo) * (L + 2) + t) * 5, 5), Both(s, t));
+                        records.AsSpan(((s - lo) * (L + 2) + t) * 2, 2));
                 Volatile.Write(ref done[g], step);
             }
     }
 
-    /// <summary>One block of memories m0 .. m0 + Width - 1 of s..t, in all three holdings.</summary>
+    /// <summary>One block of memories m0 .. m0 + Width - 1 of s..t, in both holdings.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Interval(int s, int t, int block, long[] advance, float[] forward, float[] lefts, float[] leftEnds, int leftRow, int recordRows, ref Seed seed,
-        ReadOnlySpan<RecordMove> moves, RowAt both)
+        ReadOnlySpan<RecordMove> moves)
     {
         int m0 = block * Width, leftPlain = leftRow * Width, recordOffset = recordRows * Width;
         int L = _length;
@@ -225,7 +204,7 @@ internal sealed class ExactTable : IChooser
         if (s < t)
         {
             // The checkpoints: x_{j-1} stored by the advance, the right part j..t holding it plain, then the left part
-            // s..j-1 (plain, or in the record for an input held in the record or both ways, whose advance is the same).
+            // s..j-1 (plain, or in the record for an input held in the record).
             ref float plain = ref Rows(Holding.Plain);
             ref float leftP = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(lefts), leftPlain);
             ref float leftR = ref Unsafe.Add(ref leftP, recordOffset);
@@ -310,14 +289,8 @@ internal sealed class ExactTable : IChooser
                     p.Min(cost, ref Unsafe.Add(ref plain, right - (nint)input), ref Unsafe.Add(ref leftP, left), needP - m0);
             }
         }
-        // Both ways: the record's checkpoints where its first forward, which still holds the plain copy, fits.
-        Quad q = r;
-        q.Mask(_sizes.ForwardPeak(Holding.Both, s, s, end, top) - m0);
         Apply(moves[0], m0, ref p);
-        Apply(moves[1], m0, ref p);
-        Apply(moves[2], m0, ref r);
-        Apply(moves[3], m0, ref q);
-        Apply(moves[4], m0, ref q);
+        Apply(moves[1], m0, ref r);
         int at = Offset(s, t) + m0;
         p.Stream(ref Unsafe.Add(ref Rows(Holding.Plain), at));
         r.Stream(ref Unsafe.Add(ref Rows(Holding.Record), at));
@@ -325,42 +298,26 @@ internal sealed class ExactTable : IChooser
         r.Store(lefts, leftPlain + recordOffset + t * Width);
         _ends[block * _pairs + Pairs.Index(s, t)] = leftEnds[leftRow + t] = p.Last;
         leftEnds[recordRows + leftRow + t] = r.Last;
-        q.Store(both.Array, both.At + m0);
     }
-
-    /// <summary>A row of floats: its array and the index of its memory 0.</summary>
-    private readonly record struct RowAt(float[] Array, int At);
 
     /// <summary>
-    /// A move that records stage s (<see cref="Move.Record"/> or <see cref="Move.RecordAndDrop"/>), reduced to what a
-    /// block needs: its time, its need, and its part's row, if any, with the index of the part's memory 0 shifted to
-    /// its caller's.
+    /// The move that records stage s (<see cref="Move.Record"/>), reduced to what a block needs: its time, its need,
+    /// and its part's row, if any, with the index of the part's memory 0 shifted to its caller's.
     /// </summary>
-    private readonly record struct RecordMove(float Cost, long Need, float[]? Part, nint At)
-    {
-        public static readonly RecordMove None = new(0, long.MaxValue, null, 0);
-    }
+    private readonly record struct RecordMove(float Cost, long Need, float[]? Part, nint At);
 
-    /// <summary>The moves that record stage s in each holding: plain (record, record and drop), record, both ways (the two).</summary>
-    private void RecordMoves(int s, int t, RowAt both, Span<RecordMove> moves)
+    /// <summary>The moves that record stage s holding its input plain and in the record.</summary>
+    private void RecordMoves(int s, int t, Span<RecordMove> moves)
     {
         bool top = t == _length + 1;
         int end = top ? _length : t;
-        RecordMove Of(Candidate? candidate)
+        for (int h = 0; h < 2; h++)
         {
-            if (candidate is not { } c)
-                return RecordMove.None;
-            if (c.First is not { } part)
-                return new(c.Cost, c.Need, null, 0);
-            var row = part.Holding == Holding.Both ? both
-                : new RowAt(_rows[(int)part.Holding], _origin[(int)part.Holding] + Offset(part.S, t));
-            return new(c.Cost, c.Need, row.Array, row.At - (nint)part.Shift);
+            var c = _sizes.Record((Holding)h, s, end, top);
+            moves[h] = c.First is { } part // the rest, holding x_s in the record
+                ? new(c.Cost, c.Need, _rows[(int)part.Holding], _origin[(int)part.Holding] + Offset(part.S, t) - (nint)part.Shift)
+                : new(c.Cost, c.Need, null, 0);
         }
-        moves[0] = Of(_sizes.Record(Holding.Plain, s, end, top));
-        moves[1] = Of(_sizes.RecordAndDrop(Holding.Plain, s, end, top));
-        moves[2] = Of(_sizes.Record(Holding.Record, s, end, top));
-        moves[3] = Of(_sizes.Record(Holding.Both, s, end, top));
-        moves[4] = Of(_sizes.RecordAndDrop(Holding.Both, s, end, top));
     }
 
     private static void Apply(in RecordMove move, int m0, ref Quad best)
@@ -493,69 +450,28 @@ internal sealed class ExactTable : IChooser
     }
 
     /// <summary>The fastest candidate at memory m, timed as the table times it (cost, then the first part, then the second).</summary>
-    public Candidate Choose(Holding holding, int s, int down, int t, bool top, long memory) => Best(holding, s, t, top, memory).Candidate;
-
-    private (Candidate Candidate, float Time) Best(Holding holding, int s, int t, bool top, long memory)
+    public Candidate Choose(Holding holding, int s, int down, int t, bool top, long memory)
     {
         Candidate best = default;
         float bestTime = float.PositiveInfinity;
         foreach (var c in _sizes.Candidates(holding, s, s, t, top))
         {
-            float time = Time(c, memory);
+            if (memory < c.Need)
+                continue;
+            float time = c.Cost;
+            if (c.First is { } first)
+                time += Read(first, memory);
+            if (c.Second is { } second)
+                time += Read(second, memory);
             if (time < bestTime)
                 (bestTime, best) = (time, c);
         }
-        return (best, bestTime);
+        return best;
     }
 
-    /// <summary>A candidate's time at a memory: its cost, then its first part, then its second; infinity where it does not fit.</summary>
-    private float Time(Candidate? candidate, long memory)
-    {
-        if (candidate is not { } c || memory < c.Need)
-            return float.PositiveInfinity;
-        float time = c.Cost;
-        if (c.First is { } first)
-            time += Read(first, memory);
-        if (c.Second is { } second)
-            time += Read(second, memory);
-        return time;
-    }
-
-    /// <summary>A part's time at its caller's memory: from its row, or computed for an input held both ways.</summary>
     private float Read(Part part, long memory)
     {
         long m = memory - part.Shift;
-        int t = part.Top ? _length + 1 : part.T;
-        if (m < 0)
-            return float.PositiveInfinity;
-        if (part.Holding != Holding.Both)
-            return Row(part.Holding, part.S, t)[(int)m];
-        if (part.S == _length + 1)
-            return m >= _sizes.LossNeed(Holding.Both) ? 0 : float.PositiveInfinity;
-        if (!_both.TryGetValue((part.S, t, m), out float time))
-            _both[(part.S, t, m)] = time = BothTime(part.S, t, m);
-        return time;
-    }
-
-    /// <summary>
-    /// The time of s..t (t = L + 1: the top interval) holding its input both ways at memory m, which has no row past
-    /// the sweep: the least of its two record moves and of its checkpoints, whose parts, the right one plain and the
-    /// left one in the record, the table reads at the interval's own memory. A loop rather than the candidates, which
-    /// the reconstruction would enumerate along every chain of record-and-drop moves.
-    /// </summary>
-    private float BothTime(int s, int t, long m)
-    {
-        bool top = t == _length + 1;
-        int end = top ? _length : t;
-        float best = Math.Min(Time(_sizes.Record(Holding.Both, s, end, top), m), Time(_sizes.RecordAndDrop(Holding.Both, s, end, top), m));
-        long need = _sizes.Own(Holding.Both, s, end, top);
-        for (int j = s + 1; j <= t; j++)
-        {
-            need = Math.Max(need, _sizes.ForwardPeak(Holding.Both, s, j - 1, end, top));
-            if (need > m)
-                break; // the needs only grow with j
-            best = Math.Min(best, _sizes.ForwardTime(s, j - 1) + Row(Holding.Plain, j, t)[(int)m] + Row(Holding.Record, s, j - 1)[(int)m]);
-        }
-        return best;
+        return m < 0 ? float.PositiveInfinity : Row(part.Holding, part.S, part.Top ? _length + 1 : part.T)[(int)m];
     }
 }
