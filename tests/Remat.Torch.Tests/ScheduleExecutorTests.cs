@@ -99,6 +99,24 @@ public class ScheduleExecutorTests
     }
 
     [Fact]
+    public void A_record_holds_its_input_so_Fn_after_Fe_frees_nothing_until_the_backward_in_plan_and_measurement()
+    {
+        // docs/model.md, "A record holds its input": x̄_2 is made from the plain x_1, so Fn(2) frees no memory until
+        // B(2). Activations of 8 MiB; the plan that freed x_1 at Fn(2) was 8 MiB below the measurement from there.
+        var stages = Models.Mlp([2048, 2048, 2048, 2048]);
+        var input = randn(1024, 2048);
+        var chain = Profiler.Profile(stages, input);
+        var schedule = new Schedule("record-then-Fn", [Op.Fck(1), Op.Fe(2), Op.Fn(2), Op.Fe(3), Op.Loss, Op.B(3), Op.B(2), Op.Fe(1), Op.B(1)]);
+        var plan = Simulator.Run(chain, schedule);
+        var executor = new ScheduleExecutor(stages);
+        executor.Step(schedule, input, Models.Loss); // the first step allocates the parameter gradients
+        var measured = executor.Measure(schedule, input, Models.Loss).Trace;
+        for (int i = 2; i <= 6; i++) // Fn(2) .. B(2)
+            Assert.True(Math.Abs(measured.MemoryAfter[i] - plan.MemoryAfter[i]) < 3L << 20,
+                $"after {schedule.Ops[i]} the plan holds {plan.MemoryAfter[i] >> 20} MiB and the step {measured.MemoryAfter[i] >> 20} MiB");
+    }
+
+    [Fact]
     public void A_measured_step_has_the_shape_of_the_plan_and_follows_its_memory()
     {
         random.manual_seed(8);
