@@ -186,6 +186,12 @@ internal sealed class ExactTable : IChooser
                 for (int s = Math.Min(hi, t); s >= lo; s--)
                     Interval(s, t, block, advance[s - lo], forward[s - lo], lefts, leftEnds, (s - lo) * (L + 2), (hi - lo + 1) * (L + 2), ref seeds[(s - lo) * (L + 2) + t],
                         records.AsSpan(((s - lo) * (L + 2) + t) * 2, 2));
+                // The rows went past the cache (Stream): non-temporal stores are not ordered with later stores, so
+                // they are fenced before the next group may read them.
+                if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
+                    System.Runtime.Intrinsics.X86.Sse.StoreFence();
+                else
+                    Interlocked.MemoryBarrier();
                 Volatile.Write(ref done[g], step);
             }
     }
