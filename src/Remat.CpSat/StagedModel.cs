@@ -87,6 +87,25 @@ internal sealed class StagedModel
             }
 
         LinearExpr Of(BoolVar? x) => x is null ? LinearExpr.Constant(0) : x;
+        // Free(u) of an output read by several nodes, after node k of stage t (k = 0: as the stage starts): no reader
+        // of u runs later in the stage, and no record of a reader holds it, neither one kept from an earlier stage
+        // nor one made earlier in this one (a record holds the plain inputs it was made from, docs/model.md).
+        void SharedFree(BoolVar freed, int t, int u, int k)
+        {
+            foreach (int w in graph.Consumers(u))
+            {
+                if (record[t, w] is { } held)
+                    Model.Add(freed + held <= 1);
+                if (w > k)
+                {
+                    foreach (var reads in new[] { _fe[t, w], _fp[t, w], _feLate[t, w] })
+                        if (reads is not null)
+                            Model.Add(freed + reads <= 1);
+                }
+                else
+                    Model.Add(freed + Of(_fe[t, w]) + Of(_feLate[t, w]) <= 1);
+            }
+        }
         // Plain x_u once the stage's loss has run (the loss frees a plain x_N).
         LinearExpr PlainIn(int t, int u) => t == N + 1 && u == N ? LinearExpr.Constant(0) : Of(plain[t, u]);
         BoolVar? FreeVar(int t, int u, int k)
@@ -148,14 +167,7 @@ internal sealed class StagedModel
                 {
                     var freed = FreeVar(t, u, 0)!;
                     Model.Add(freed <= stored);
-                    foreach (int w in graph.Consumers(u))
-                    {
-                        if (record[t, w] is { } held)
-                            Model.Add(freed + held <= 1);
-                        foreach (var reads in new[] { _fe[t, w], _fp[t, w], _feLate[t, w] })
-                            if (reads is not null)
-                                Model.Add(freed + reads <= 1); // no reader left in the stage
-                    }
+                    SharedFree(freed, t, u, 0);
                     mem.AddTerm(freed, -A(u));
                 }
             mem = Checkpointed(mem, $"m{t}_0");
@@ -235,17 +247,7 @@ internal sealed class StagedModel
                     var freed = FreeVar(t, u, v)!;
                     Model.Add(freed <= (u == v ? Of(fp) : Of(fe) + Of(fp) + Of(late)));
                     Model.Add(freed <= PlainIn(t, u) + Of(_fp[t, u]));
-                    foreach (int w in graph.Consumers(u).Where(w => w > v))
-                        foreach (var reads in new[] { _fe[t, w], _fp[t, w], _feLate[t, w] })
-                            if (reads is not null)
-                                Model.Add(freed + reads <= 1); // the last reader in the stage
-                    foreach (int w in graph.Consumers(u))
-                    {
-                        if (record[t, w] is { } held)
-                            Model.Add(freed + held <= 1);
-                        if (w <= v)
-                            Model.Add(freed + Of(_fe[t, w]) + Of(_feLate[t, w]) <= 1);
-                    }
+                    SharedFree(freed, t, u, v);
                     mem.AddTerm(freed, -A(u));
                 }
                 Model.Add(mem <= limit);
