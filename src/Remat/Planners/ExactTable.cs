@@ -309,9 +309,9 @@ internal sealed class ExactTable : IChooser
 
     /// <summary>
     /// The move that records stage s (<see cref="Move.Record"/>), reduced to what a block needs: its time, its need,
-    /// and its part's row, if any, with the index of the part's memory 0 shifted to its caller's.
+    /// and, where a rest s+1..t follows (held in the record), the offset of that row's memory 0 shifted to its caller's.
     /// </summary>
-    private readonly record struct RecordMove(float Cost, long Need, float[]? Part, nint At);
+    private readonly record struct RecordMove(float Cost, long Need, bool Rest, nint At);
 
     /// <summary>The moves that record stage s holding its input plain and in the record.</summary>
     private void RecordMoves(int s, int t, Span<RecordMove> moves)
@@ -321,21 +321,21 @@ internal sealed class ExactTable : IChooser
         for (int h = 0; h < 2; h++)
         {
             var c = _sizes.Record((Holding)h, s, end, top);
-            moves[h] = c.First is { } part // the rest, holding x_s in the record
-                ? new(c.Cost, c.Need, _rows[(int)part.Holding], _origin[(int)part.Holding] + Offset(part.S, t) - (nint)part.Shift)
-                : new(c.Cost, c.Need, null, 0);
+            moves[h] = c.First is { } rest
+                ? new(c.Cost, c.Need, true, Offset(rest.S, t) - (nint)rest.Shift)
+                : new(c.Cost, c.Need, false, 0);
         }
     }
 
-    private static void Apply(in RecordMove move, int m0, ref Quad best)
+    private void Apply(in RecordMove move, int m0, ref Quad best)
     {
         if (move.Need >= m0 + Width)
             return;
         var cost = Vector256.Create(move.Cost);
-        if (move.Part is null)
+        if (!move.Rest)
             best.Min(cost, move.Need - m0);
         else
-            best.Min(cost, ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(move.Part), move.At + m0), move.Need - m0);
+            best.Min(cost, ref Unsafe.Add(ref Rows(Holding.Record), move.At + m0), move.Need - m0);
     }
 
     /// <summary>The checkpoints fastest at the end of an interval's last block, plain and in the record.</summary>
