@@ -53,6 +53,54 @@ internal static class GainOverRotor
         }
     }
 
+    /// <summary>
+    /// Where Optimal's gain comes from, by budget: Optimal, the program's table alone (no consuming parts) and its
+    /// whole-family search alone (consuming parts included), each against rotor's program at the same budget and
+    /// 1,000 slots. A program with no schedule within the budget in its slots counts as not faster.
+    /// </summary>
+    public static void ByBudget()
+    {
+        double[] fractions = [0, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75];
+        Console.WriteLine("| stages | budget | chains | Optimal faster (mean gain) | table faster | search faster |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|");
+        foreach (var (length, seeds) in new[] { (16, 40), (20, 40), (32, 8) })
+        {
+            var faster = new (int Count, double Sum)[fractions.Length, 3];
+            for (int seed = 0; seed < seeds; seed++)
+            {
+                var chain = Chain.Heterogeneous(length, seed);
+                long max = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes, min = Optimal.MinimumBudget(chain);
+                for (int f = 0; f < fractions.Length; f++)
+                {
+                    long budget = min + (long)((max - min) * fractions[f]);
+                    double Time(Schedule schedule)
+                    {
+                        var trace = Simulator.Run(chain, schedule);
+                        return trace.PeakBytes <= budget ? trace.Time : double.PositiveInfinity;
+                    }
+                    double Program(ExactFamily.IChooser program, float time, int memories) =>
+                        float.IsPositiveInfinity(time) ? double.PositiveInfinity : Time(ExactFamily.Emit("program", length, program, memories));
+                    double rotor = Rotor.MinimumBudget(chain) <= budget ? Time(new Rotor(budget).Plan(chain)) : double.PositiveInfinity;
+                    var (slotBytes, memories) = Optimal.Resolution(chain, budget, Rotor.DefaultSlots);
+                    var table = new ExactTable(chain, slotBytes, memories);
+                    var search = new ExactSearch(chain, slotBytes);
+                    double[] ours =
+                    [
+                        Time(new Optimal(budget).Plan(chain)),
+                        Program(table, table.Time(memories), memories),
+                        Program(search, search.Time(memories), memories),
+                    ];
+                    for (int k = 0; k < ours.Length; k++)
+                        if (ours[k] < rotor)
+                            faster[f, k] = (faster[f, k].Count + 1, faster[f, k].Sum + 1 - ours[k] / rotor);
+                }
+            }
+            string Cell(int f, int k) => faster[f, k].Count == 0 ? "0" : $"{faster[f, k].Count} ({faster[f, k].Sum / faster[f, k].Count:P2})";
+            for (int f = 0; f < fractions.Length; f++)
+                Console.WriteLine($"| {length} | {fractions[f]:P0} | {seeds} | {Cell(f, 0)} | {Cell(f, 1)} | {Cell(f, 2)} |");
+        }
+    }
+
     /// <summary>One row: Optimal against rotor's program (both at 1,000 slots) from Optimal's least budget to store-all's peak.</summary>
     private static void Row(string label, int length, List<Chain> chains)
     {

@@ -2,6 +2,8 @@ using BenchmarkDotNet.Running;
 
 if (args is ["gain"])
     Remat.Bench.GainOverRotor.Run();
+else if (args is ["gain-by-budget"])
+    Remat.Bench.GainOverRotor.ByBudget();
 else if (args is ["plan-time"])
     Remat.Bench.GainOverRotor.PlanningTime(256, 1000, rounds: 5);
 else if (args is ["simulate"])

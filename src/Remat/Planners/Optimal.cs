@@ -119,7 +119,7 @@ public sealed class Optimal : IPlanner
     /// The slot size of the table for a budget, and the memory in slots that the budget reaches: x0 stays stored
     /// throughout, so only the rest of the budget is cut into whole slots. Refuses a table too long to compute.
     /// </summary>
-    private static (long SlotBytes, int Slots) Resolution(Chain chain, long budget, int slots)
+    internal static (long SlotBytes, int Slots) Resolution(Chain chain, long budget, int slots)
     {
         long slotBytes = Rotor.SlotBytes(chain, budget, slots);
         long x0 = chain.InputBytes, rest = Math.Max(0, budget - x0);
