@@ -12,5 +12,7 @@ else if (args is ["frontier"])
     Remat.Bench.FrontierSweep.Run();
 else if (args is ["graphs"])
     Remat.Bench.GraphPlanningTime.Run();
+else if (args is ["graphs-goal", var seconds])
+    Remat.Bench.GraphPlanningTime.Goal(int.Parse(seconds));
 else
     BenchmarkSwitcher.FromAssembly(typeof(Remat.Bench.GoalBenchmarks).Assembly).Run(args);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using Google.OrTools.Sat;
 using Remat.Planners;
@@ -10,14 +11,24 @@ namespace Remat.CpSat;
 /// node t, recomputations in the same stage run in topological order, and what is kept between stages is a
 /// variable), extended to the chain model's operations: a recording and a plain forward per node and stage, the plain
 /// forward freeing its single-reader inputs (Fn) or not (Fck), Free for outputs read by several nodes, records kept
-/// until their backward, and the gradients of a fixed backward order N .. 1. docs/planners.md states the model and
-/// where it is exact.
+/// until their backward, and the gradients of a fixed backward order N .. 1. A first solution (a segmentation) is
+/// improved by the local model, the same model with the recomputations near each stage's node only, whose plan then
+/// starts the whole model. docs/planners.md states the model and where it is exact.
 /// </summary>
 /// <param name="budgetBytes">The memory budget of the whole step, x0 included.</param>
 /// <param name="timeLimit">How long the solver may search; the best plan found and its gap are returned.</param>
 public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
 {
     private const int MinWorkers = 8;
+
+    /// <summary>
+    /// The local model lets the stage of node k (its first forward, or its backward) run only nodes k - 1 and k and
+    /// their inputs: a model small enough to solve well, whose plan then starts the whole model (docs/planners.md).
+    /// </summary>
+    private const int LocalWindow = 1;
+
+    /// <summary>The most of the time limit the local model may take; it stops sooner once it proves its plan optimal.</summary>
+    private const double LocalShare = 0.75;
 
     /// <summary>A plan: the schedule, its simulated trace, and what the solver proved.</summary>
     /// <param name="Schedule">The schedule.</param>
@@ -38,11 +49,20 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
         var storeAllTrace = GraphSimulator.Run(graph, storeAll);
         if (storeAllTrace.PeakBytes <= budgetBytes) // no schedule is faster than one forward and one backward per node
             return new Result(storeAll, storeAllTrace, true, 0);
-        var model = new StagedModel(graph, budgetBytes);
         var first = FirstSolution(graph);
+        var left = timeLimit;
+        if (!graph.IsChain) // a chain's first solution is already the chain program's
+        {
+            var watch = Stopwatch.StartNew();
+            var local = LocalSolution(graph, first, timeLimit * LocalShare);
+            if (local is not null && (first is null || local.Time < GraphSimulator.Run(graph, first).Time))
+                first = local.Schedule;
+            left = timeLimit > watch.Elapsed ? timeLimit - watch.Elapsed : TimeSpan.Zero;
+        }
+        var model = new StagedModel(graph, budgetBytes);
         if (first is not null)
             model.Hint(first);
-        var (status, solver) = Solve(model);
+        var (status, solver) = Solve(model, left);
         if (status == CpSolverStatus.Infeasible)
             throw new InfeasibleBudgetException("cpsat", budgetBytes, MinimumBudget(graph, timeLimit));
         if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
@@ -57,6 +77,8 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
         }
         var schedule = model.Schedule(solver, "cpsat");
         var trace = GraphSimulator.Run(graph, schedule);
+        if (first is not null && GraphSimulator.Run(graph, first) is { } hinted && hinted.Time < trace.Time)
+            (schedule, trace) = (new Schedule("cpsat", first.Ops), hinted); // the bound holds for it too: the gap below only shrinks
         if (trace.PeakBytes > budgetBytes)
             throw new InvalidOperationException($"the solver's schedule peaks at {trace.PeakBytes} bytes, over the budget of {budgetBytes}: a bug in the model.");
         double bound = solver.BestObjectiveBound, found = solver.ObjectiveValue;
@@ -76,6 +98,24 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     }
 
     /// <summary>
+    /// The local model's plan (<see cref="StagedModel"/> with <see cref="LocalWindow"/>), hinted with
+    /// <paramref name="hint"/>: within <paramref name="limit"/>, or sooner where the solver proves it optimal for
+    /// that model; null when it finds none.
+    /// </summary>
+    private Trace? LocalSolution(Graph graph, Schedule? hint, TimeSpan limit)
+    {
+        var model = new StagedModel(graph, budgetBytes, LocalWindow);
+        if (hint is not null)
+            model.Hint(hint);
+        var (status, solver) = Solve(model, limit);
+        if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
+            return null;
+        var trace = GraphSimulator.Run(graph, model.Schedule(solver, "cpsat"));
+        return trace.PeakBytes <= budgetBytes ? trace
+            : throw new InvalidOperationException($"the local model's schedule peaks at {trace.PeakBytes} bytes, over the budget of {budgetBytes}: a bug in the model.");
+    }
+
+    /// <summary>
     /// The least peak of any schedule of the model, found by the solver within <paramref name="timeLimit"/> (proven
     /// least when it finishes in time; else the least found).
     /// </summary>
@@ -83,7 +123,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     {
         ArgumentNullException.ThrowIfNull(graph);
         var model = new StagedModel(graph, budgetBytes: null);
-        var (status, solver) = new GraphPlanner(0, timeLimit).Solve(model);
+        var (status, solver) = new GraphPlanner(0, timeLimit).Solve(model, timeLimit);
         if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
             throw new PlanningLimitException($"the solver found no schedule within {timeLimit.TotalSeconds:0.#} s ({status}); give it more time.");
         return GraphSimulator.Run(graph, model.Schedule(solver, "cpsat")).PeakBytes;
@@ -95,7 +135,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// those chunks instead of mappings of their own: the process's memory no longer followed its tensors, and every
     /// measured peak rose (docs/benchmarks.md, the graph models).
     /// </summary>
-    private (CpSolverStatus, CpSolver) Solve(StagedModel model)
+    private (CpSolverStatus, CpSolver) Solve(StagedModel model, TimeSpan timeLimit)
     {
         // At least eight workers, even on two cores: below eight, CP-SAT's portfolio leaves out the workers that raise
         // the lower bound and most neighbourhood searches (docs/benchmarks.md, "Graphs: CP-SAT").

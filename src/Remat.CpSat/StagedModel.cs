@@ -8,7 +8,9 @@ namespace Remat.CpSat;
 /// recorded (Fe) and computed plain (Fck, or Fn to free its single-reader inputs), in index order; outputs read by
 /// several nodes are freed by Free after the node that reads them last in the stage, and what is stored between
 /// stages is a variable. Memory is checked at every operation, transient memory and the memory after it included,
-/// under the graph simulator's rules. With no budget the model minimises the peak instead of the time.
+/// under the graph simulator's rules. With no budget the model minimises the peak instead of the time. With a window
+/// w it is the local model: the stage of node k (its first forward, or its backward) runs only nodes k - w .. k and
+/// their inputs.
 /// </summary>
 internal sealed class StagedModel
 {
@@ -20,7 +22,7 @@ internal sealed class StagedModel
     private readonly BoolVar?[,] _plain, _record; // [stage, node]: x_v plain, x̄_v stored, when the stage starts
     private readonly List<(IntVar Value, Constraint Definition)> _memory = []; // the memory so far, in the order defined
 
-    public StagedModel(Graph graph, long? budgetBytes)
+    public StagedModel(Graph graph, long? budgetBytes, int? window = null)
     {
         _graph = graph;
         int N = _n = graph.Count, T = 2 * N;
@@ -33,6 +35,20 @@ internal sealed class StagedModel
         int BStage(int v) => 2 * N + 1 - v; // B(v) closes this stage
         int First(int u) => graph.Consumers(u).Max(); // the first backward among u's readers gives d_u
         int Last(int u) => graph.Consumers(u).Min();  // the last frees a plain x_u left
+        // Node v may run in stage t: in a forward stage up to the stage's node, in a backward one up to its backward's
+        // node; with a window, only the window's nodes below it.
+        bool Runs(int t, int v)
+        {
+            int top = t <= N ? t : 2 * N + 1 - t;
+            if (v > top)
+                return false;
+            if (window is not { } w || v >= top - w)
+                return true;
+            for (int k = Math.Max(1, top - w); k <= top; k++)
+                if (graph.Inputs(k).Contains(v))
+                    return true;
+            return false;
+        }
 
         // Memory never passes every size stored at once: x0 and d0, and each node's output, record and gradient.
         long ceiling = 2 * graph.InputBytes / unit + Enumerable.Range(1, N).Sum(v => 2 * A(v) + Abar(v) + Ftmp(v) + Btmp(v));
@@ -57,11 +73,11 @@ internal sealed class StagedModel
             {
                 bool forward = t <= N;
                 // A record is useful up to its backward; a plain x_v while a reader of it still has a backward to come.
-                if (forward ? v <= t : t <= BStage(v))
+                if (Runs(t, v))
                     _fe[t, v] = Model.NewBoolVar($"fe{t}_{v}");
                 // In a chain, Fn(k) is the only way to drop a plain x_{k-1} before B(k), at the price of an x_k
                 // that B(k) frees: plain forwards are allowed up to the node's own backward.
-                if (forward ? v <= t : t <= BStage(v))
+                if (Runs(t, v))
                 {
                     _fp[t, v] = Model.NewBoolVar($"fp{t}_{v}");
                     if (graph.Inputs(v).Any(u => u > 0 && graph.Consumers(u).Count == 1))
@@ -354,7 +370,8 @@ internal sealed class StagedModel
     /// </summary>
     public void Hint(Schedule schedule)
     {
-        int N = _n, T = 2 * N, t = 1, backwards = 0, last = 0;
+        int N = _n, t = 1, last = 0;
+        bool closed = false; // the stage's last operation has run: the first forward of node t, or the backward
         var seen = new bool[N + 1];
         var plain = new bool[N + 1];
         var record = new bool[N + 1];
@@ -365,12 +382,16 @@ internal sealed class StagedModel
             if (x is not null)
                 on.Add(x);
         }
-        void StageStarts(int stage)
+        // The next stage starts with what is stored once the last one has closed.
+        void Open()
         {
+            if (!closed)
+                return;
+            (t, last, closed) = (t + 1, 0, false);
             for (int v = 1; v <= N; v++)
             {
-                if (plain[v]) Set(_plain[stage, v]);
-                if (record[v]) Set(_record[stage, v]);
+                if (plain[v]) Set(_plain[t, v]);
+                if (record[v]) Set(_record[t, v]);
             }
         }
         foreach (var op in schedule.Ops)
@@ -380,8 +401,7 @@ internal sealed class StagedModel
             {
                 case OpKind.Fe or OpKind.Fck or OpKind.Fn:
                 {
-                    if (t <= N && !seen[v])
-                        t = v; // the stage that ends with v's first forward
+                    Open();
                     if (op.Kind == OpKind.Fe)
                     {
                         Set(_feLate[t, v] is { } late && on.Contains(_fp[t, v]!) ? late : _fe[t, v]);
@@ -402,31 +422,30 @@ internal sealed class StagedModel
                         }
                     }
                     last = v;
-                    if (t <= N && !seen[v] && (seen[v] = true) && v < N)
-                        StageStarts(v + 1);
+                    if (t <= N && v == t && !seen[v])
+                        closed = seen[v] = true;
                     break;
                 }
                 case OpKind.Free:
+                    // A free right after a stage's first forward frees after that node where the model has it so,
+                    // else as the next stage starts.
+                    if (!(closed && t <= N && _free.ContainsKey((t, v, last))))
+                        Open();
                     plain[v] = false;
                     Set(_free.GetValueOrDefault((t, v, last)));
                     break;
                 case OpKind.Loss:
-                    t = N + 1;
-                    last = 0;
-                    StageStarts(t);
+                    Open();
                     plain[N] = false;
                     break;
                 case OpKind.B:
+                    Open();
                     record[v] = false;
                     plain[v] = false;
                     done[v] = true;
                     foreach (int u in _graph.Inputs(v).Where(u => u > 0 && _graph.Consumers(u).All(w => done[w])))
                         plain[u] = false;
-                    backwards++;
-                    t = N + 1 + backwards;
-                    last = 0;
-                    if (t <= T)
-                        StageStarts(t);
+                    closed = true;
                     break;
             }
         }

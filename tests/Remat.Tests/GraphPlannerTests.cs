@@ -1,3 +1,4 @@
+using Google.OrTools.Sat;
 using Remat.CpSat;
 using Remat.Planners;
 
@@ -45,6 +46,38 @@ public class GraphPlannerTests
                 $"trial {trial}: the solver takes {plan.Trace.Time} at {plan.Trace.PeakBytes}, the exhaustive optimum {exact.Time} (budget {budget}): " +
                 string.Join(" ", plan.Schedule.Ops) + " | " + string.Join(" ", exact.Schedule.Ops) + " inputs " +
                 string.Join(";", Enumerable.Range(1, graph.Count).Select(v => string.Join(",", graph.Inputs(v)))));
+        }
+    }
+
+    [Fact]
+    public void Every_schedule_the_model_gives_is_a_complete_hint_that_the_model_accepts_as_it_is()
+    {
+        // The hint replays a schedule stage by stage; with every variable fixed to its hinted value, a wrong stage for
+        // any operation (a recomputation before a first forward, a free as a stage opens) leaves no solution.
+        var rng = new Random(59);
+        var graphs = Enumerable.Range(0, 60).Select(_ => GraphTests.RandomGraph(rng, rng.Next(2, 7))).Append(GraphModels.UNet(2)).ToList();
+        foreach (var (graph, trial) in graphs.Select((g, i) => (g, i)))
+        {
+            long storeAll = GraphSimulator.Run(graph, graph.StoreAll()).PeakBytes;
+            long budget = graph.Count <= 6 ? RandomChains.Between(rng, GraphSearch.MinimumPeak(graph), storeAll) : storeAll * 3 / 4;
+            foreach (int? window in new int?[] { null, 1 })
+            {
+                var model = new StagedModel(graph, budget, window);
+                var solver = new CpSolver { StringParameters = "max_time_in_seconds:5 num_workers:8 random_seed:1" };
+                var status = solver.Solve(model.Model);
+                if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
+                    continue; // the local model may have no schedule at a tight budget
+                var schedule = model.Schedule(solver, "cpsat");
+                var hinted = new StagedModel(graph, budget);
+                hinted.Hint(schedule);
+                var check = new CpSolver { StringParameters = "max_time_in_seconds:20 num_workers:1 fix_variables_to_their_hinted_value:true" };
+                var again = check.Solve(hinted.Model);
+                Assert.True(again is CpSolverStatus.Optimal or CpSolverStatus.Feasible,
+                    $"trial {trial} (window {window}): the model rejects the hint of its own schedule ({again}): " + string.Join(" ", schedule.Ops));
+                var replayed = hinted.Schedule(check, "cpsat");
+                Assert.True(GraphSimulator.Run(graph, replayed).Time == GraphSimulator.Run(graph, schedule).Time,
+                    $"trial {trial} (window {window}): the hinted solution is another schedule: " + string.Join(" ", schedule.Ops) + " | " + string.Join(" ", replayed.Ops));
+            }
         }
     }
 }
