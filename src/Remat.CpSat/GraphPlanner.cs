@@ -45,6 +45,11 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     public Result Plan(Graph graph)
     {
         ArgumentNullException.ThrowIfNull(graph);
+        return OnThreadOfItsOwn(() => PlanHere(graph));
+    }
+
+    private Result PlanHere(Graph graph)
+    {
         var storeAll = new Schedule("cpsat", graph.StoreAll().Ops);
         var storeAllTrace = GraphSimulator.Run(graph, storeAll);
         if (storeAllTrace.PeakBytes <= budgetBytes) // no schedule is faster than one forward and one backward per node
@@ -123,19 +128,14 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     {
         ArgumentNullException.ThrowIfNull(graph);
         var model = new StagedModel(graph, budgetBytes: null);
-        var (status, solver) = new GraphPlanner(0, timeLimit).Solve(model, timeLimit);
+        var (status, solver) = OnThreadOfItsOwn(() => Solve(model, timeLimit));
         if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
             throw new PlanningLimitException($"the solver found no schedule within {timeLimit.TotalSeconds:0.#} s ({status}); give it more time.");
         return GraphSimulator.Run(graph, model.Schedule(solver, "cpsat")).PeakBytes;
     }
 
-    /// <summary>
-    /// Solves on a thread of its own. glibc gives each thread its own heap (arena), and the solver leaves large free
-    /// chunks in the heap of the thread that calls it. On a training thread, libtorch's tensors were then served from
-    /// those chunks instead of mappings of their own: the process's memory no longer followed its tensors, and every
-    /// measured peak rose (docs/benchmarks.md, the graph models).
-    /// </summary>
-    private (CpSolverStatus, CpSolver) Solve(StagedModel model, TimeSpan timeLimit)
+    /// <summary>Solves <paramref name="model"/> within <paramref name="timeLimit"/>.</summary>
+    private static (CpSolverStatus, CpSolver) Solve(StagedModel model, TimeSpan timeLimit)
     {
         // At least eight workers, even on two cores: below eight, CP-SAT's portfolio leaves out the workers that raise
         // the lower bound and most neighbourhood searches (docs/benchmarks.md, "Graphs: CP-SAT").
@@ -144,13 +144,25 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
             StringParameters = FormattableString.Invariant(
                 $"max_time_in_seconds:{timeLimit.TotalSeconds:0.###} num_workers:{Math.Max(MinWorkers, Environment.ProcessorCount)} random_seed:1"),
         };
-        var status = CpSolverStatus.Unknown;
+        return (solver.Solve(model.Model), solver);
+    }
+
+    /// <summary>
+    /// Runs the planning on a thread of its own, every solve of it on the same one. glibc gives each thread its own
+    /// heap (arena), and the solver leaves large free chunks in the heap of the thread that calls it. On a training
+    /// thread, libtorch's tensors were then served from those chunks instead of mappings of their own: the process's
+    /// memory no longer followed its tensors, and the measured peaks moved (docs/benchmarks.md, the graph models).
+    /// With a thread per solve, the second solve of a plan moved the measured peaks of other strategies again.
+    /// </summary>
+    private static T OnThreadOfItsOwn<T>(Func<T> work)
+    {
+        T result = default!;
         ExceptionDispatchInfo? failure = null;
         var thread = new Thread(() =>
         {
             try
             {
-                status = solver.Solve(model.Model);
+                result = work();
             }
             catch (Exception e)
             {
@@ -160,6 +172,6 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
         thread.Start();
         thread.Join();
         failure?.Throw();
-        return (status, solver);
+        return result;
     }
 }
