@@ -83,7 +83,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
         var schedule = model.Schedule(solver, "cpsat");
         var trace = GraphSimulator.Run(graph, schedule);
         if (first is not null && GraphSimulator.Run(graph, first) is { } hinted && hinted.Time < trace.Time)
-            (schedule, trace) = (new Schedule("cpsat", first.Ops), hinted); // the bound holds for it too: the gap below only shrinks
+            (schedule, trace) = (new Schedule("cpsat", first.Ops), hinted); // the bound holds for it too: the gap below is an upper bound of its own
         if (trace.PeakBytes > budgetBytes)
             throw new InvalidOperationException($"the solver's schedule peaks at {trace.PeakBytes} bytes, over the budget of {budgetBytes}: a bug in the model.");
         double bound = solver.BestObjectiveBound, found = solver.ObjectiveValue;

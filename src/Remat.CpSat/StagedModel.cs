@@ -36,7 +36,7 @@ internal sealed class StagedModel
         int First(int u) => graph.Consumers(u).Max(); // the first backward among u's readers gives d_u
         int Last(int u) => graph.Consumers(u).Min();  // the last frees a plain x_u left
         // Node v may run in stage t: in a forward stage up to the stage's node, in a backward one up to its backward's
-        // node; with a window, only the window's nodes below it.
+        // node; with a window w, only the w nodes below that node, the node itself, and the inputs they read.
         bool Runs(int t, int v)
         {
             int top = t <= N ? t : 2 * N + 1 - t;
