@@ -109,7 +109,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// </summary>
     private Trace? LocalSolution(Graph graph, Schedule? hint, TimeSpan limit)
     {
-        var model = new StagedModel(graph, budgetBytes, LocalWindow, around: hint);
+        var model = new StagedModel(graph, budgetBytes, LocalWindow);
         if (hint is not null)
             model.Hint(hint);
         var (status, solver) = Solve(model, limit);

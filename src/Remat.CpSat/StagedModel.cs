@@ -9,8 +9,8 @@ namespace Remat.CpSat;
 /// several nodes are freed by Free after the node that reads them last in the stage, and what is stored between
 /// stages is a variable. Memory is checked at every operation, transient memory and the memory after it included,
 /// under the graph simulator's rules. With no budget the model minimises the peak instead of the time. With a window
-/// w it is the local model: the stage of node k (its first forward, or its backward) runs only nodes k - w .. k, their
-/// inputs, and the nodes a schedule it is built around runs in that stage.
+/// w it is the local model: the stage of node k (its first forward, or its backward) runs only nodes k - w .. k and
+/// their inputs.
 /// </summary>
 internal sealed class StagedModel
 {
@@ -22,7 +22,7 @@ internal sealed class StagedModel
     private readonly BoolVar?[,] _plain, _record; // [stage, node]: x_v plain, x̄_v stored, when the stage starts
     private readonly List<(IntVar Value, Constraint Definition)> _memory = []; // the memory so far, in the order defined
 
-    public StagedModel(Graph graph, long? budgetBytes, int? window = null, Schedule? around = null)
+    public StagedModel(Graph graph, long? budgetBytes, int? window = null)
     {
         _graph = graph;
         int N = _n = graph.Count, T = 2 * N;
@@ -37,13 +37,12 @@ internal sealed class StagedModel
         int Last(int u) => graph.Consumers(u).Min();  // the last frees a plain x_u left
         // Node v may run in stage t: in a forward stage up to the stage's node, in a backward one up to its backward's
         // node; with a window w, only the w nodes below that node, the node itself, and the inputs they read.
-        var kept = around is null ? [] : StageWalk.Forwards(around, N).ToHashSet();
         bool Runs(int t, int v)
         {
             int top = t <= N ? t : 2 * N + 1 - t;
             if (v > top)
                 return false;
-            if (window is not { } w || v >= top - w || kept.Contains((t, v)))
+            if (window is not { } w || v >= top - w)
                 return true;
             for (int k = Math.Max(1, top - w); k <= top; k++)
                 if (graph.Inputs(k).Contains(v))
@@ -371,8 +370,9 @@ internal sealed class StagedModel
     /// </summary>
     public void Hint(Schedule schedule)
     {
-        int N = _n;
-        var walk = new StageWalk(N);
+        int N = _n, t = 1, last = 0;
+        bool closed = false; // the stage's last operation has run: the first forward of node t, or the backward
+        var seen = new bool[N + 1];
         var plain = new bool[N + 1];
         var record = new bool[N + 1];
         var done = new bool[N + 1];
@@ -385,24 +385,23 @@ internal sealed class StagedModel
         // The next stage starts with what is stored once the last one has closed.
         void Open()
         {
-            if (!walk.Open())
+            if (!closed)
                 return;
+            (t, last, closed) = (t + 1, 0, false);
             for (int v = 1; v <= N; v++)
             {
-                if (plain[v]) Set(_plain[walk.Stage, v]);
-                if (record[v]) Set(_record[walk.Stage, v]);
+                if (plain[v]) Set(_plain[t, v]);
+                if (record[v]) Set(_record[t, v]);
             }
         }
         foreach (var op in schedule.Ops)
         {
             int v = op.Stage;
-            int t = walk.Stage;
             switch (op.Kind)
             {
                 case OpKind.Fe or OpKind.Fck or OpKind.Fn:
                 {
                     Open();
-                    t = walk.Stage;
                     if (op.Kind == OpKind.Fe)
                     {
                         Set(_feLate[t, v] is { } late && on.Contains(_fp[t, v]!) ? late : _fe[t, v]);
@@ -422,16 +421,18 @@ internal sealed class StagedModel
                             }
                         }
                     }
-                    walk.Forward(v);
+                    last = v;
+                    if (t <= N && v == t && !seen[v])
+                        closed = seen[v] = true;
                     break;
                 }
                 case OpKind.Free:
                     // A free right after a stage's first forward frees after that node where the model has it so,
                     // else as the next stage starts.
-                    if (!(walk.Closed && t <= N && _free.ContainsKey((t, v, walk.Last))))
+                    if (!(closed && t <= N && _free.ContainsKey((t, v, last))))
                         Open();
                     plain[v] = false;
-                    Set(_free.GetValueOrDefault((walk.Stage, v, walk.Last)));
+                    Set(_free.GetValueOrDefault((t, v, last)));
                     break;
                 case OpKind.Loss:
                     Open();
@@ -444,7 +445,7 @@ internal sealed class StagedModel
                     done[v] = true;
                     foreach (int u in _graph.Inputs(v).Where(u => u > 0 && _graph.Consumers(u).All(w => done[w])))
                         plain[u] = false;
-                    walk.Backward();
+                    closed = true;
                     break;
             }
         }
