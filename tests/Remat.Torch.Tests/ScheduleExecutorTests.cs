@@ -110,10 +110,24 @@ public class ScheduleExecutorTests
         var plan = Simulator.Run(chain, schedule);
         var executor = new ScheduleExecutor(stages);
         executor.Step(schedule, input, Models.Loss); // the first step allocates the parameter gradients
-        var measured = executor.Measure(schedule, input, Models.Loss).Trace;
-        for (int i = 2; i <= 6; i++) // Fn(2) .. B(2)
-            Assert.True(Math.Abs(measured.MemoryAfter[i] - plan.MemoryAfter[i]) < 3L << 20,
-                $"after {schedule.Ops[i]} the plan holds {plan.MemoryAfter[i] >> 20} MiB and the step {measured.MemoryAfter[i] >> 20} MiB");
+        // The step is read from the resident set, which the runtime's own housekeeping (a collection returning pages)
+        // can move by a few MiB at one operation; the error this test is for moves every operation from Fn(2) on, in
+        // every step. So up to three steps are measured, and one that follows the plan throughout passes.
+        var misses = new List<string>();
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            var measured = executor.Measure(schedule, input, Models.Loss).Trace;
+            var miss = Enumerable.Range(2, 5) // Fn(2) .. B(2)
+                .Where(i => Math.Abs(measured.MemoryAfter[i] - plan.MemoryAfter[i]) >= 3L << 20)
+                .Select(i => $"after {schedule.Ops[i]} the plan holds {plan.MemoryAfter[i] >> 20} MiB and the step {measured.MemoryAfter[i] >> 20} MiB")
+                .ToList();
+            if (miss.Count == 0)
+                return;
+            misses.Add($"step {attempt + 1}: " + string.Join("; ", miss));
+        }
+        Assert.Fail("no measured step follows the plan from Fn(2) to B(2): " + string.Join(" | ", misses));
     }
 
     [Fact]
