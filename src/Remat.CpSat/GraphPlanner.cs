@@ -54,36 +54,34 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
         var storeAllTrace = GraphSimulator.Run(graph, storeAll);
         if (storeAllTrace.PeakBytes <= budgetBytes) // no schedule is faster than one forward and one backward per node
             return new Result(storeAll, storeAllTrace, true, 0);
-        var first = FirstSolution(graph);
+        // The schedule to start from, with its trace: simulated once, compared with the local plan and the solver's.
+        var first = FirstSolution(graph) is { } start ? GraphSimulator.Run(graph, new Schedule("cpsat", start.Ops)) : null;
         var left = timeLimit;
         if (!graph.IsChain) // a chain's first solution is already the chain program's
         {
             var watch = Stopwatch.StartNew();
-            var local = LocalSolution(graph, first, timeLimit * LocalShare);
-            if (local is not null && (first is null || local.Time < GraphSimulator.Run(graph, first).Time))
-                first = local.Schedule;
+            var local = LocalSolution(graph, first?.Schedule, timeLimit * LocalShare);
+            if (local is not null && (first is null || local.Time < first.Time))
+                first = local;
             left = timeLimit > watch.Elapsed ? timeLimit - watch.Elapsed : TimeSpan.Zero;
         }
         var model = new StagedModel(graph, budgetBytes);
         if (first is not null)
-            model.Hint(first);
+            model.Hint(first.Schedule);
         var (status, solver) = Solve(model, left);
         if (status == CpSolverStatus.Infeasible)
             throw new InfeasibleBudgetException("cpsat", budgetBytes, MinimumBudget(graph, timeLimit));
         if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
         {
             if (first is not null) // the solver proved nothing in time: the first solution stands, with no proven gap
-            {
-                var fallback = new Schedule("cpsat", first.Ops);
-                return new Result(fallback, GraphSimulator.Run(graph, fallback), false, double.NaN);
-            }
+                return new Result(first.Schedule, first, false, double.NaN);
             throw new PlanningLimitException(
                 $"the solver found no schedule within {timeLimit.TotalSeconds:0.#} s ({status}); give it more time (--time-limit) or a larger budget.");
         }
         var schedule = model.Schedule(solver, "cpsat");
         var trace = GraphSimulator.Run(graph, schedule);
-        if (first is not null && GraphSimulator.Run(graph, first) is { } hinted && hinted.Time < trace.Time)
-            (schedule, trace) = (new Schedule("cpsat", first.Ops), hinted); // the bound holds for it too: the gap below is an upper bound of its own
+        if (first is not null && first.Time < trace.Time)
+            (schedule, trace) = (first.Schedule, first); // the bound holds for it too: the gap below is an upper bound of its own
         if (trace.PeakBytes > budgetBytes)
             throw new InvalidOperationException($"the solver's schedule peaks at {trace.PeakBytes} bytes, over the budget of {budgetBytes}: a bug in the model.");
         double bound = solver.BestObjectiveBound, found = solver.ObjectiveValue;
