@@ -11,9 +11,10 @@ namespace Remat.CpSat;
 /// node t, recomputations in the same stage run in topological order, and what is kept between stages is a
 /// variable), extended to the chain model's operations: a recording and a plain forward per node and stage, the plain
 /// forward freeing its single-reader inputs (Fn) or not (Fck), Free for outputs read by several nodes, records kept
-/// until their backward, and the gradients of a fixed backward order N .. 1. A first solution (a segmentation) is
-/// improved by the local model, the same model with the recomputations near each stage's node only, whose plan then
-/// starts the whole model. docs/planners.md states the model and where it is exact.
+/// until their backward, and the gradients of a fixed backward order N .. 1. A first solution (the chain program's plan
+/// across the graph's blocks, or a segmentation) is improved by the local model, the same model with the
+/// recomputations near each stage's node only, whose plan then starts the whole model. docs/planners.md states the
+/// model and where it is exact.
 /// </summary>
 /// <param name="budgetBytes">The memory budget of the whole step, x0 included.</param>
 /// <param name="timeLimit">How long the solver may search; the best plan found and its gap are returned.</param>
@@ -34,7 +35,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// <param name="Schedule">The schedule.</param>
     /// <param name="Trace">The graph simulator's replay of it.</param>
     /// <param name="Optimal">True when the solver proved that no schedule of its model is faster.</param>
-    /// <param name="Gap">The proven relative gap between the schedule's time and the best possible one: 0 when optimal, NaN when the solver proved nothing in time and the first solution (a segmentation) stands.</param>
+    /// <param name="Gap">The proven relative gap between the schedule's time and the best possible one: 0 when optimal, NaN when the solver proved nothing in time and the first solution stands.</param>
     public sealed record Result(Schedule Schedule, Trace Trace, bool Optimal, double Gap);
 
     /// <summary>
@@ -55,7 +56,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
         if (storeAllTrace.PeakBytes <= budgetBytes) // no schedule is faster than one forward and one backward per node
             return new Result(storeAll, storeAllTrace, true, 0);
         // The schedule to start from, with its trace: simulated once, compared with the local plan and the solver's.
-        var first = FirstSolution(graph) is { } start ? GraphSimulator.Run(graph, new Schedule("cpsat", start.Ops)) : null;
+        var first = FirstSolution(graph);
         var left = timeLimit;
         if (!graph.IsChain) // a chain's first solution is already the chain program's
         {
@@ -90,14 +91,16 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     }
 
     /// <summary>
-    /// A valid schedule within the budget (which store-all does not fit) to start from: the chain program's plan for a
-    /// chain, else the fastest segmentation (<see cref="GraphSegments"/>); null when none fits.
+    /// A valid schedule within the budget (which store-all does not fit) to start from, simulated: the chain program's
+    /// plan for a chain, else the faster of the chain program's plan across the graph's blocks (<see cref="GraphBlocks"/>)
+    /// and the fastest segmentation (<see cref="GraphSegments"/>); null when none fits.
     /// </summary>
-    private Schedule? FirstSolution(Graph graph)
+    private Trace? FirstSolution(Graph graph)
     {
-        if (graph.IsChain)
-            return budgetBytes >= Optimal.MinimumBudget(graph.ToChain()) ? new Optimal(budgetBytes).Plan(graph.ToChain()) : null;
-        return GraphSegments.Fastest(graph, budgetBytes);
+        Schedule?[] starts = graph.IsChain
+            ? [budgetBytes >= Optimal.MinimumBudget(graph.ToChain()) ? new Optimal(budgetBytes).Plan(graph.ToChain()) : null]
+            : [GraphBlocks.Fastest(graph, budgetBytes), GraphSegments.Fastest(graph, budgetBytes)];
+        return starts.OfType<Schedule>().Select(s => GraphSimulator.Run(graph, new Schedule("cpsat", s.Ops))).MinBy(t => t.Time);
     }
 
     /// <summary>

@@ -1,0 +1,92 @@
+using Remat.Planners;
+
+namespace Remat.Tests;
+
+public class GraphBlocksTests
+{
+    /// <summary>A random graph whose extra inputs are at most <paramref name="reach"/> nodes back, so that it has cuts.</summary>
+    internal static Graph LocalGraph(Random rng, int count, int reach)
+    {
+        var chain = RandomChains.Make(rng, count);
+        var inputs = Enumerable.Range(1, count).Select(v =>
+        {
+            var ins = new SortedSet<int> { v - 1 };
+            if (v > 1 && rng.Next(3) == 0)
+                ins.Add(Math.Max(0, v - 1 - rng.Next(1, reach + 1)));
+            return (IReadOnlyList<int>)ins.ToArray();
+        });
+        return new Graph(chain.InputBytes, chain.Stages, inputs, "local");
+    }
+
+    [Fact]
+    public void A_chain_is_its_own_block_chain_and_its_schedules_expand_to_themselves()
+    {
+        var rng = new Random(71);
+        for (int trial = 0; trial < 100; trial++)
+        {
+            var chain = RandomChains.Make(rng, rng.Next(1, 12));
+            var graph = Graph.FromChain(chain);
+            var blocks = GraphBlocks.ToChain(graph);
+            Assert.Equal(chain.Length, blocks.Length);
+            for (int k = 1; k <= chain.Length; k++)
+                Assert.True(chain[k] with { Name = "" } == blocks[k] with { Name = "" }, $"trial {trial}: stage {k} is {blocks[k]}, not {chain[k]}");
+            long budget = RandomChains.Between(rng, Optimal.MinimumBudget(chain), Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes);
+            var schedule = new Optimal(budget).Plan(chain);
+            Assert.Equal(schedule.Ops, GraphBlocks.Expand(graph, schedule).Ops);
+        }
+    }
+
+    [Fact]
+    public void A_ResNet_is_cut_after_each_residual_add_and_each_block()
+    {
+        // The stem's three nodes, then per block conv1 .. add (the residual reads the block's input) and relu2, then pool and fc.
+        var blocks = GraphBlocks.ToChain(GraphModels.ResNet(21));
+        Assert.Equal(3 + 2 * 21 + 2, blocks.Length);
+        Assert.Equal("nodes 4-9", blocks[4].Name);
+        Assert.Equal(1, GraphBlocks.ToChain(GraphModels.UNet(3)).Stages.Count(s => s.Name.StartsWith("nodes", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Every_block_plan_expands_to_a_valid_graph_schedule_no_slower_and_no_higher_than_the_chain_says()
+    {
+        var rng = new Random(73);
+        int cut = 0;
+        for (int trial = 0; trial < 300; trial++)
+        {
+            var graph = LocalGraph(rng, rng.Next(2, 30), rng.Next(1, 4));
+            var chain = GraphBlocks.ToChain(graph);
+            cut += chain.Length < graph.Count ? 1 : 0;
+            long budget = RandomChains.Between(rng, Optimal.MinimumBudget(chain), Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes);
+            foreach (var planner in new IPlanner[] { new Optimal(budget), new Periodic(), new StoreAll() })
+            {
+                var schedule = planner.Plan(chain);
+                var planned = Simulator.Run(chain, schedule);
+                var expanded = GraphSimulator.Run(graph, GraphBlocks.Expand(graph, schedule));
+                Assert.True(expanded.PeakBytes <= planned.PeakBytes && expanded.Time <= planned.Time + 1e-9 * planned.Time,
+                    $"trial {trial}, {planner.Name}: the graph runs the block plan at {expanded.PeakBytes} bytes in {expanded.Time}, the chain says " +
+                    $"{planned.PeakBytes} in {planned.Time}: " + string.Join(" ", schedule.Ops));
+            }
+        }
+        Assert.True(cut > 100, $"only {cut} of 300 graphs had blocks of more than one node");
+    }
+
+    [Fact]
+    public void The_fastest_block_plan_fits_the_budget_and_beats_the_chain_plan_at_that_budget()
+    {
+        var rng = new Random(79);
+        for (int trial = 0; trial < 60; trial++)
+        {
+            var graph = LocalGraph(rng, rng.Next(4, 30), 2);
+            var chain = GraphBlocks.ToChain(graph);
+            long least = Optimal.MinimumBudget(chain), most = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes;
+            long budget = RandomChains.Between(rng, least, most);
+            var fastest = GraphBlocks.Fastest(graph, budget);
+            Assert.True(fastest is not null, $"trial {trial}: no block plan at {budget} bytes, the block chain's least peak is {least}");
+            var trace = GraphSimulator.Run(graph, fastest);
+            var atBudget = GraphSimulator.Run(graph, GraphBlocks.Expand(graph, new Optimal(budget).Plan(chain)));
+            Assert.True(trace.PeakBytes <= budget && trace.Time <= atBudget.Time,
+                $"trial {trial}: the fastest block plan runs at {trace.PeakBytes} bytes in {trace.Time} against a budget of {budget} and {atBudget.Time} planned at it");
+        }
+        Assert.Null(GraphBlocks.Fastest(GraphModels.UNet(3), 1));
+    }
+}
