@@ -17,7 +17,7 @@ namespace Remat.CpSat;
 /// model and where it is exact.
 /// </summary>
 /// <param name="budgetBytes">The memory budget of the whole step, x0 included.</param>
-/// <param name="timeLimit">How long the solver may search; the best plan found and its gap are returned.</param>
+/// <param name="timeLimit">How long the whole plan may take (the solver overruns its share by a little on large models); the best plan found and its gap are returned.</param>
 public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
 {
     private const int MinWorkers = 8;
@@ -51,25 +51,21 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
 
     private Result PlanHere(Graph graph)
     {
+        var watch = Stopwatch.StartNew(); // the limit covers the whole plan: first solution, building the models and solving
+        TimeSpan Left(TimeSpan limit) => limit > watch.Elapsed ? limit - watch.Elapsed : TimeSpan.Zero;
         var storeAll = new Schedule("cpsat", graph.StoreAll().Ops);
         var storeAllTrace = GraphSimulator.Run(graph, storeAll);
         if (storeAllTrace.PeakBytes <= budgetBytes) // no schedule is faster than one forward and one backward per node
             return new Result(storeAll, storeAllTrace, true, 0);
         // The schedule to start from, with its trace: simulated once, compared with the local plan and the solver's.
         var first = FirstSolution(graph);
-        var left = timeLimit;
         if (!graph.IsChain) // a chain's first solution is already the chain program's
         {
-            var watch = Stopwatch.StartNew();
-            var local = LocalSolution(graph, first?.Schedule, timeLimit * LocalShare);
+            var local = LocalSolution(graph, first?.Schedule, () => Left(timeLimit * LocalShare));
             if (local is not null && (first is null || local.Time < first.Time))
                 first = local;
-            left = timeLimit > watch.Elapsed ? timeLimit - watch.Elapsed : TimeSpan.Zero;
         }
-        var model = new StagedModel(graph, budgetBytes);
-        if (first is not null)
-            model.Hint(first.Schedule);
-        var (status, solver) = Solve(model, left);
+        var (model, status, solver) = Solve(() => Hinted(new StagedModel(graph, budgetBytes), first?.Schedule), () => Left(timeLimit));
         if (status == CpSolverStatus.Infeasible)
             throw new InfeasibleBudgetException("cpsat", budgetBytes, MinimumBudget(graph, timeLimit));
         if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
@@ -105,15 +101,12 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
 
     /// <summary>
     /// The local model's plan (<see cref="StagedModel"/> with <see cref="LocalWindow"/>), hinted with
-    /// <paramref name="hint"/>: within <paramref name="limit"/>, or sooner where the solver proves it optimal for
-    /// that model; null when it finds none.
+    /// <paramref name="hint"/>: within the time <paramref name="limit"/> gives once the model is built, or sooner where
+    /// the solver proves it optimal for that model; null when it finds none.
     /// </summary>
-    private Trace? LocalSolution(Graph graph, Schedule? hint, TimeSpan limit)
+    private Trace? LocalSolution(Graph graph, Schedule? hint, Func<TimeSpan> limit)
     {
-        var model = new StagedModel(graph, budgetBytes, LocalWindow);
-        if (hint is not null)
-            model.Hint(hint);
-        var (status, solver) = Solve(model, limit);
+        var (model, status, solver) = Solve(() => Hinted(new StagedModel(graph, budgetBytes, LocalWindow), hint), limit);
         if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
             return null;
         var trace = GraphSimulator.Run(graph, model.Schedule(solver, "cpsat"));
@@ -128,24 +121,38 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     public static long MinimumBudget(Graph graph, TimeSpan timeLimit)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        var model = new StagedModel(graph, budgetBytes: null);
-        var (status, solver) = OnThreadOfItsOwn(() => Solve(model, timeLimit));
+        var (model, status, solver) = OnThreadOfItsOwn(() => Solve(() => new StagedModel(graph, budgetBytes: null), () => timeLimit));
         if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
             throw new PlanningLimitException($"the solver found no schedule within {timeLimit.TotalSeconds:0.#} s ({status}); give it more time.");
         return GraphSimulator.Run(graph, model.Schedule(solver, "cpsat")).PeakBytes;
     }
 
-    /// <summary>Solves <paramref name="model"/> within <paramref name="timeLimit"/>.</summary>
-    private static (CpSolverStatus, CpSolver) Solve(StagedModel model, TimeSpan timeLimit)
+    private static StagedModel Hinted(StagedModel model, Schedule? hint)
     {
+        if (hint is not null)
+            model.Hint(hint);
+        return model;
+    }
+
+    /// <summary>
+    /// Builds a model and solves it within the time <paramref name="left"/> gives once it is built, less twice the time
+    /// the build took. On a large model the solve passes its limit by up to that much: the model is copied to the
+    /// solver and back, and presolve reads the clock seldom (the whole model of the 152-node ResNet: built in 2.0 s, 1.8 s
+    /// over the solver's limit and 0.8 s of copying; docs/benchmarks.md, "Graphs: CP-SAT").
+    /// </summary>
+    private static (StagedModel, CpSolverStatus, CpSolver) Solve(Func<StagedModel> build, Func<TimeSpan> left)
+    {
+        var watch = Stopwatch.StartNew();
+        var model = build();
+        var timeLimit = left() - 2 * watch.Elapsed;
         // At least eight workers, even on two cores: below eight, CP-SAT's portfolio leaves out the workers that raise
         // the lower bound and most neighbourhood searches (docs/benchmarks.md, "Graphs: CP-SAT").
         var solver = new CpSolver
         {
             StringParameters = FormattableString.Invariant(
-                $"max_time_in_seconds:{timeLimit.TotalSeconds:0.###} num_workers:{Math.Max(MinWorkers, Environment.ProcessorCount)} random_seed:1"),
+                $"max_time_in_seconds:{Math.Max(0, timeLimit.TotalSeconds):0.###} num_workers:{Math.Max(MinWorkers, Environment.ProcessorCount)} random_seed:1"),
         };
-        return (solver.Solve(model.Model), solver);
+        return (model, solver.Solve(model.Model), solver);
     }
 
     /// <summary>
