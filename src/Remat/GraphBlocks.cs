@@ -3,135 +3,208 @@ using Remat.Planners;
 namespace Remat;
 
 /// <summary>
-/// A graph as a chain of blocks, planned by the chain program (Rockmate, Zhao et al. ICML 2023, which runs rotor's
-/// program across the blocks of a graph). The graph is cut after every node whose output is the only tensor that
-/// crosses it, as after each residual block of a ResNet; block i, the nodes between two cuts, is stage i of a chain.
-/// <see cref="Optimal"/> plans that chain, and each of its operations runs its block's nodes: a forward runs them in
-/// order, freeing what the block no longer reads; a recording forward records each; a backward runs their backwards
-/// in reverse order. A graph with no cut (a U-Net: its long skips cross every node) is one block, and a chain is
-/// itself.
+/// A graph as a chain of blocks, planned by the chain program (Rockmate, Zhao et al. ICML 2023, runs rotor's program
+/// across the blocks of a graph). Block i, the nodes after the end of block i - 1 up to its own end e_i, is stage i
+/// of a chain whose x_i is the frontier at e_i: the outputs of nodes up to e_i that a later node reads, so the
+/// graph's state between two blocks is one activation of the chain. <see cref="Optimal"/> plans that chain, and each
+/// of its operations runs its block's nodes (<see cref="Expand"/>). Two ways of cutting are offered: at the cuts,
+/// where the frontier is one tensor (after each residual block of a ResNet), and one node per block. On a chain both
+/// are the chain itself. docs/planners.md states the terms and what they bound.
 /// </summary>
-public static class GraphBlocks
+public sealed class GraphBlocks
 {
-    /// <summary>The most chain plans <see cref="Fastest"/> tries in its search for the chain budget.</summary>
+    /// <summary>The most chain plans <see cref="Fastest"/> tries per way of cutting in its search for the chain budget.</summary>
     private const int MaxTries = 10;
 
-    /// <summary>The cuts 0 = c_0 &lt; c_1 &lt; ... &lt; c_B = N: no node after c_i reads a node before it.</summary>
-    internal static int[] Cuts(Graph graph)
+    /// <summary>
+    /// The longest block chain <see cref="Fastest"/> plans: <see cref="Optimal"/> takes about 0.6 s at 256 stages
+    /// (docs/benchmarks.md), and the search up to <see cref="MaxTries"/> times that.
+    /// </summary>
+    private const int MaxStages = 256;
+
+    private readonly int[] _ends;
+    private readonly int[][] _frontier; // by node p: the outputs of nodes up to p that a node after p reads (x_N alone at N)
+
+    private GraphBlocks(Graph graph, int[] ends)
+    {
+        Graph = graph;
+        _ends = ends;
+        int N = graph.Count;
+        _frontier = new int[N + 1][];
+        for (int p = 0; p <= N; p++)
+            _frontier[p] = p == N ? [N] : [.. Enumerable.Range(0, p + 1).Where(u => graph.Consumers(u).Max() > p)];
+        Chain = MakeChain();
+    }
+
+    /// <summary>Blocks that end where the frontier is one tensor: no node after the end reads a node before it.</summary>
+    public static GraphBlocks AtCuts(Graph graph)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        var cuts = new List<int> { 0 };
+        var ends = new List<int>();
         int reach = 0; // the last node that reads a node before v
         for (int v = 1; v < graph.Count; v++)
         {
             reach = Math.Max(reach, graph.Consumers(v - 1).Max());
             if (reach <= v)
-                cuts.Add(v);
+                ends.Add(v);
         }
-        cuts.Add(graph.Count);
-        return [.. cuts];
+        ends.Add(graph.Count);
+        return new GraphBlocks(graph, [.. ends]);
     }
 
-    /// <summary>
-    /// The chain of the graph's blocks. Stage i takes the sums of its nodes' times and records; its output is the cut's;
-    /// its temporaries cover the peak of a recording forward, of a plain one that frees each output after its last
-    /// reader, and of the backwards, each measured from the memory before the block as the graph's rules count it.
-    /// </summary>
-    public static Chain ToChain(Graph graph)
+    /// <summary>One node per block: stage k of the chain runs node k, and its x_k is the frontier after node k.</summary>
+    public static GraphBlocks PerNode(Graph graph)
     {
-        var cuts = Cuts(graph);
-        var stages = new Stage[cuts.Length - 1];
-        for (int i = 1; i < cuts.Length; i++)
+        ArgumentNullException.ThrowIfNull(graph);
+        return new GraphBlocks(graph, [.. Enumerable.Range(1, graph.Count)]);
+    }
+
+    /// <summary>The graph.</summary>
+    public Graph Graph { get; }
+
+    /// <summary>The last node of each block, in order; the last is the graph's output.</summary>
+    public IReadOnlyList<int> Ends => _ends;
+
+    /// <summary>
+    /// The chain of the blocks. Stage i sums its nodes' times; a_i is the size of the frontier at its end; its record
+    /// is its nodes' records and the frontier's tensors from before the block; its temporaries cover the peaks of a
+    /// recording forward, of a plain forward that frees each output after its last reader in the block, and of the
+    /// backwards, each from the memory before the block as the graph's rules count it.
+    /// </summary>
+    public Chain Chain { get; }
+
+    private int First(int block) => block == 0 ? 1 : _ends[block - 1] + 1;
+
+    private long Size(IEnumerable<int> nodes) => nodes.Sum(Graph.OutputBytes);
+
+    private Chain MakeChain()
+    {
+        var stages = new Stage[_ends.Length];
+        for (int i = 0; i < _ends.Length; i++)
         {
-            int lo = cuts[i - 1] + 1, hi = cuts[i];
-            long output = graph.OutputBytes(hi), saved = 0, recording = 0, plainPeak = 0;
+            int lo = First(i), hi = _ends[i];
+            long output = Size(_frontier[hi]), passing = Size(_frontier[hi].Where(u => u < lo)), saved = 0, recording = 0, plainPeak = 0;
             double f = 0, b = 0;
             for (int v = lo; v <= hi; v++)
             {
-                var s = graph[v];
+                var s = Graph[v];
                 f += s.ForwardTime;
                 b += s.BackwardTime;
                 recording = Math.Max(recording, saved + s.SavedBytes + s.ForwardTempBytes);
                 saved += s.SavedBytes;
-                // A plain forward holds the block's outputs that a node from v on still reads.
-                long live = Enumerable.Range(lo, v - lo).Where(u => graph.Consumers(u).Max() >= v).Sum(graph.OutputBytes);
+                // A plain forward holds the block's outputs that a node from v on still reads, the frontier's included.
+                long live = Size(Enumerable.Range(lo, v - lo).Where(u => Graph.Consumers(u).Max() >= v));
                 plainPeak = Math.Max(plainPeak, live + s.OutputBytes + s.ForwardTempBytes);
             }
             // The backwards: each adds its temporaries to the memory before it, frees its record and gradient, and
-            // allocates its inputs' gradients at their first contribution.
+            // allocates its inputs' gradients at their first contribution (the frontier's are there already).
             long current = 0, backward = 0;
-            var gradient = new HashSet<int>();
+            var gradient = new HashSet<int>(_frontier[hi]);
             for (int v = hi; v >= lo; v--)
             {
-                backward = Math.Max(backward, current + graph[v].BackwardTempBytes);
-                current -= graph[v].SavedBytes + graph[v].OutputBytes;
-                current += graph.Inputs(v).Where(gradient.Add).Sum(graph.OutputBytes);
+                backward = Math.Max(backward, current + Graph[v].BackwardTempBytes);
+                current -= Graph[v].SavedBytes + Graph[v].OutputBytes;
+                current += Size(Graph.Inputs(v).Where(gradient.Add));
                 if (v > lo)
                     backward = Math.Max(backward, current);
             }
-            long forwardTemp = Math.Max(0, Math.Max(recording - saved, plainPeak - output));
-            string name = lo == hi ? graph.Where(lo) : $"nodes {lo}-{hi}";
-            stages[i - 1] = new Stage(name, f, b, output, saved, forwardTemp, backward);
+            long record = saved + passing;
+            long forwardTemp = Math.Max(0, Math.Max(recording - record, plainPeak - output));
+            string name = lo == hi ? Graph.Where(lo) : $"nodes {lo}-{hi}";
+            stages[i] = new Stage(name, f, b, output, record, forwardTemp, backward);
         }
-        return new Chain(graph.InputBytes, stages, graph.Name);
+        return new Chain(Size(_frontier[0]), stages, Graph.Name);
     }
 
     /// <summary>
     /// The graph schedule that runs each operation of <paramref name="chainSchedule"/>, a schedule of
-    /// <see cref="ToChain"/>, on its block's nodes. A plain forward frees each of the block's outputs after its last
-    /// reader (by <see cref="OpKind.Fn"/> or <see cref="OpKind.Free"/>), and the block's input too for
-    /// <see cref="OpKind.Fn"/>; it skips a node whose output is still stored plain.
+    /// <see cref="Chain"/>, on its block's nodes: <see cref="OpKind.Fe"/> records each; <see cref="OpKind.Fn"/> and
+    /// <see cref="OpKind.Fck"/> run them plainly in order, skipping a node whose output is stored plain; <see cref="OpKind.B"/>
+    /// runs their backwards in reverse order. A plain forward frees each of its node's inputs (by <see cref="OpKind.Fn"/>,
+    /// or by <see cref="OpKind.Free"/> after it) that no node still to run in the block reads and no frontier the
+    /// chain holds, plain or in a record, contains. Any other plain output stays until its readers' backwards, as the
+    /// graph planner's model has it, so it may stay longer than the chain's terms count.
     /// </summary>
-    public static Schedule Expand(Graph graph, Schedule chainSchedule)
+    public Schedule Expand(Schedule chainSchedule)
     {
         ArgumentNullException.ThrowIfNull(chainSchedule);
-        var cuts = Cuts(graph);
-        int N = graph.Count;
+        int N = Graph.Count, B = _ends.Length;
         var ops = new List<Op>();
         var plain = new bool[N + 1];
-        var waiting = Enumerable.Range(0, N + 1).Select(graph.ReaderCount).ToArray(); // readers whose B has not run
+        var waiting = Enumerable.Range(0, N + 1).Select(Graph.ReaderCount).ToArray(); // readers whose B has not run
+        var held = new int[N + 1]; // per node: the chain's stored x_i (plain, or in a record) whose frontier holds it
+        var plainX = new bool[B + 1];
+        var recordX = new bool[B + 1];
+        plain[0] = plainX[0] = true;
+        foreach (int u in _frontier[0])
+            held[u]++;
+        int[] FrontierOf(int i) => _frontier[i == 0 ? 0 : _ends[i - 1]];
+        void Hold(int i, ref bool stored, bool store)
+        {
+            if (stored == store)
+                return;
+            stored = store;
+            foreach (int u in FrontierOf(i))
+                held[u] += store ? 1 : -1;
+        }
+        // Nothing still reads x_u: no node of the pass after v (up to `until`), no frontier the chain holds.
+        bool Unread(int u, int v, int until) => u > 0 && held[u] == 0 && !Graph.Consumers(u).Any(w => w > v && w <= until);
+        void Release(int v, int until)
+        {
+            foreach (int u in Graph.Inputs(v))
+                if (plain[u] && Graph.ReaderCount(u) >= 2 && Unread(u, v, until))
+                {
+                    ops.Add(Op.Free(u));
+                    plain[u] = false;
+                }
+        }
         foreach (var op in chainSchedule.Ops)
         {
             if (op.Kind == OpKind.Loss)
             {
                 ops.Add(Op.Loss);
                 plain[N] = false;
+                Hold(B, ref plainX[B], false);
                 continue;
             }
-            if (op.Stage < 1 || op.Stage >= cuts.Length)
-                throw new ScheduleException(ops.Count, $"{op}: the block chain has stages 1 to {cuts.Length - 1}.");
-            int lo = cuts[op.Stage - 1] + 1, hi = cuts[op.Stage];
+            int i = op.Stage;
+            if (i < 1 || i > B)
+                throw new ScheduleException(ops.Count, $"{op}: the block chain has stages 1 to {B}.");
+            int lo = First(i - 1), hi = _ends[i - 1];
             switch (op.Kind)
             {
                 case OpKind.Fe:
+                    Hold(i, ref recordX[i], true);
                     ops.AddRange(Enumerable.Range(lo, hi - lo + 1).Select(Op.Fe));
                     break;
                 case OpKind.Fn or OpKind.Fck:
+                    Hold(i, ref plainX[i], true);
+                    if (op.Kind == OpKind.Fn && i > 1)
+                        Hold(i - 1, ref plainX[i - 1], false);
                     for (int v = lo; v <= hi; v++)
                     {
-                        if (plain[v])
-                            continue;
-                        // The outputs v may drop: the block's own, and the block's input for Fn (never x0).
-                        bool Drops(int u) => u >= lo || (op.Kind == OpKind.Fn && u == lo - 1 && u > 0);
-                        var single = graph.Inputs(v).Where(u => u > 0 && plain[u] && graph.ReaderCount(u) == 1).ToList();
-                        bool fn = single.Count > 0 && single.All(Drops);
-                        ops.Add(fn ? Op.Fn(v) : Op.Fck(v));
-                        plain[v] = true;
-                        if (fn)
-                            single.ForEach(u => plain[u] = false);
-                        foreach (int u in graph.Inputs(v).Where(u => plain[u] && Drops(u) && graph.ReaderCount(u) >= 2 && graph.Consumers(u).Max() <= v))
+                        if (!plain[v])
                         {
-                            ops.Add(Op.Free(u));
-                            plain[u] = false;
+                            var single = Graph.Inputs(v).Where(u => u > 0 && plain[u] && Graph.ReaderCount(u) == 1).ToList();
+                            bool fn = single.Count > 0 && single.All(u => Unread(u, v, hi));
+                            ops.Add(fn ? Op.Fn(v) : Op.Fck(v));
+                            plain[v] = true;
+                            if (fn)
+                                single.ForEach(u => plain[u] = false);
                         }
+                        Release(v, hi);
                     }
                     break;
                 case OpKind.B:
+                    Hold(i, ref recordX[i], false);
+                    Hold(i, ref plainX[i], false);
+                    if (i > 1)
+                        Hold(i - 1, ref plainX[i - 1], false);
                     for (int v = hi; v >= lo; v--)
                     {
                         ops.Add(Op.B(v));
                         plain[v] = false;
-                        foreach (int u in graph.Inputs(v))
+                        foreach (int u in Graph.Inputs(v))
                             if (--waiting[u] == 0)
                                 plain[u] = false;
                     }
@@ -144,26 +217,31 @@ public static class GraphBlocks
     }
 
     /// <summary>
-    /// The fastest expansion of an <see cref="Optimal"/> plan of the block chain whose peak in the graph is within
-    /// <paramref name="budgetBytes"/>, or null when the block chain has no such plan. The chain's terms are bounds, so
-    /// its budget is searched (from the graph's budget, by bisection, at most <see cref="MaxTries"/> plans) for the
-    /// largest whose expansion fits; every expansion is checked by <see cref="GraphSimulator"/>.
+    /// The fastest expansion of an <see cref="Optimal"/> plan of either block chain (<see cref="AtCuts"/>,
+    /// <see cref="PerNode"/>) of at most <see cref="MaxStages"/> stages whose peak in the graph is within
+    /// <paramref name="budgetBytes"/>, or null when neither has one. A chain's terms may be loose, so its budget is searched (its least peak, the graph's budget, then by
+    /// bisection, at most <see cref="MaxTries"/> plans) for the largest whose expansion fits; every expansion is
+    /// checked by <see cref="GraphSimulator"/>.
     /// </summary>
-    public static Schedule? Fastest(Graph graph, long budgetBytes)
+    public static Schedule? Fastest(Graph graph, long budgetBytes) =>
+        new[] { AtCuts(graph), PerNode(graph) }.Select(blocks => blocks.FastestWithin(budgetBytes)).OfType<Trace>().MinBy(t => t.Time)?.Schedule;
+
+    private Trace? FastestWithin(long budgetBytes)
     {
-        var chain = ToChain(graph);
         Trace? best = null;
-        long fits = Optimal.MinimumBudget(chain), over = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes + 1;
+        if (Chain.Length > MaxStages)
+            return null;
+        long fits = Optimal.MinimumBudget(Chain), over = Simulator.Run(Chain, new StoreAll().Plan(Chain)).PeakBytes + 1;
         bool Try(long budget)
         {
-            var trace = GraphSimulator.Run(graph, Expand(graph, new Optimal(budget).Plan(chain)));
+            var trace = GraphSimulator.Run(Graph, Expand(new Optimal(budget).Plan(Chain)));
             if (trace.PeakBytes > budgetBytes)
                 return false;
             if (best is null || trace.Time < best.Time)
                 best = trace;
             return true;
         }
-        if (fits > budgetBytes || !Try(fits))
+        if (!Try(fits))
             return null;
         long next = Math.Clamp(budgetBytes, fits, over - 1);
         for (int tries = 1; tries < MaxTries && over - fits > Math.Max(1, budgetBytes / 1000); tries++)
@@ -174,6 +252,6 @@ public static class GraphBlocks
                 over = next;
             next = fits + (over - fits) / 2;
         }
-        return best?.Schedule;
+        return best;
     }
 }

@@ -89,7 +89,7 @@ public class GraphPlannerTests
         int hints = 0;
         foreach (var (graph, trial) in graphs.Select((g, i) => (g, i)))
         {
-            long least = Optimal.MinimumBudget(GraphBlocks.ToChain(graph)), storeAll = GraphSimulator.Run(graph, graph.StoreAll()).PeakBytes;
+            long least = Optimal.MinimumBudget(GraphBlocks.AtCuts(graph).Chain), storeAll = GraphSimulator.Run(graph, graph.StoreAll()).PeakBytes;
             long budget = RandomChains.Between(rng, least, storeAll - 1);
             if (least >= storeAll || GraphBlocks.Fastest(graph, budget) is not { } schedule)
                 continue;
