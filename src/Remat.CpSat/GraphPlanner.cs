@@ -88,8 +88,8 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
 
     /// <summary>
     /// A valid schedule within the budget (which store-all does not fit) to start from, simulated: the chain program's
-    /// plan for a chain, else the faster of the chain program's plan across the graph's blocks (<see cref="GraphBlocks"/>)
-    /// and the fastest segmentation (<see cref="GraphSegments"/>); null when none fits.
+    /// plan for a chain, else the faster of the chain program's best plan across the graph's blocks
+    /// (<see cref="GraphBlocks"/>) and the fastest segmentation (<see cref="GraphSegments"/>); null when none fits.
     /// </summary>
     private Trace? FirstSolution(Graph graph)
     {
