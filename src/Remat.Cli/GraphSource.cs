@@ -42,7 +42,7 @@ internal sealed class GraphSource
                 $"--graph plans to a memory budget; give --budget (store-all peaks at {ByteSize.Format(GraphSimulator.Run(graph, graph.StoreAll()).PeakBytes)}).");
         var result = new CpSat.GraphPlanner(b, TimeSpan.FromSeconds(seconds)).Plan(graph);
         string proof = result.Optimal ? "optimal (proven)"
-            : double.IsNaN(result.Gap) ? $"a segmentation (the solver proved nothing in {seconds.ToString(CultureInfo.InvariantCulture)} s; give it more time)"
+            : double.IsNaN(result.Gap) ? $"the starting plan, a block plan or a segmentation (the solver proved nothing in {seconds.ToString(CultureInfo.InvariantCulture)} s; give it more time)"
             : $"best found in {seconds.ToString(CultureInfo.InvariantCulture)} s, within {PlanReport.Percent(result.Gap)[1..]} of the optimum (proven)";
         output.Write(json
             ? PlanReport.Json(w => PlanReport.Json(w, graph.Count, graph.BaselineTime, result.Trace, b, extra =>

@@ -127,6 +127,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
         return GraphSimulator.Run(graph, model.Schedule(solver, "cpsat")).PeakBytes;
     }
 
+    /// <summary>The model, hinted with <paramref name="hint"/> where there is one.</summary>
     private static StagedModel Hinted(StagedModel model, Schedule? hint)
     {
         if (hint is not null)

@@ -7,9 +7,10 @@ namespace Remat;
 /// across the blocks of a graph). Block i, the nodes after the end of block i - 1 up to its own end e_i, is stage i
 /// of a chain whose x_i is the frontier at e_i: the outputs of nodes up to e_i that a later node reads, so the
 /// graph's state between two blocks is one activation of the chain. <see cref="Optimal"/> plans that chain, and each
-/// of its operations runs its block's nodes (<see cref="Expand"/>). Two ways of cutting are offered: at the cuts,
-/// where the frontier is one tensor (after each residual block of a ResNet), and one node per block. On a chain both
-/// are the chain itself. docs/planners.md states the terms and what they bound.
+/// of its operations runs its block's nodes (<see cref="Expand"/>). Three ways of cutting are offered: at the cuts,
+/// where the frontier is one tensor (after each residual block of a ResNet); one node per block; and one node per
+/// block with the skips kept outside the frontiers. On a chain each is the chain itself. docs/planners.md states the
+/// terms and what they bound.
 /// </summary>
 public sealed class GraphBlocks
 {
@@ -23,16 +24,19 @@ public sealed class GraphBlocks
     private const int MaxStages = 256;
 
     private readonly int[] _ends;
-    private readonly int[][] _frontier; // by node p: the outputs of nodes up to p that a node after p reads (x_N alone at N)
+    private readonly bool[] _kept; // outputs kept plain from their forward to their readers' backwards, outside the frontiers
+    private readonly int[][] _frontier; // at 0 and each end p: the outputs of nodes up to p that a node after p reads (x_N alone at N)
 
-    private GraphBlocks(Graph graph, int[] ends)
+    private GraphBlocks(Graph graph, int[] ends, bool[] kept)
     {
         Graph = graph;
         _ends = ends;
+        _kept = kept;
         int N = graph.Count;
+        var lastReader = Enumerable.Range(0, N).Select(u => graph.Consumers(u).Max()).ToArray();
         _frontier = new int[N + 1][];
-        for (int p = 0; p <= N; p++)
-            _frontier[p] = p == N ? [N] : [.. Enumerable.Range(0, p + 1).Where(u => graph.Consumers(u).Max() > p)];
+        foreach (int p in ends.Prepend(0))
+            _frontier[p] = p == N ? [N] : [.. Enumerable.Range(0, p + 1).Where(u => lastReader[u] > p && (u == p || !kept[u]))];
         Chain = MakeChain();
     }
 
@@ -49,14 +53,26 @@ public sealed class GraphBlocks
                 ends.Add(v);
         }
         ends.Add(graph.Count);
-        return new GraphBlocks(graph, [.. ends]);
+        return new GraphBlocks(graph, [.. ends], new bool[graph.Count + 1]);
     }
 
     /// <summary>One node per block: stage k of the chain runs node k, and its x_k is the frontier after node k.</summary>
     public static GraphBlocks PerNode(Graph graph)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        return new GraphBlocks(graph, [.. Enumerable.Range(1, graph.Count)]);
+        return new GraphBlocks(graph, [.. Enumerable.Range(1, graph.Count)], new bool[graph.Count + 1]);
+    }
+
+    /// <summary>
+    /// One node per block, with every output that a node beyond the next one reads (a U-Net's long skip, a residual's
+    /// input) kept plain from its forward until its readers' backwards: x_k is node k's output alone, and the kept
+    /// outputs count once, in every later stage's temporaries, instead of once in every stored frontier.
+    /// </summary>
+    public static GraphBlocks PerNodeKeepingSkips(Graph graph)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var kept = Enumerable.Range(0, graph.Count + 1).Select(u => u > 0 && u < graph.Count && graph.Consumers(u).Max() > u + 1).ToArray();
+        return new GraphBlocks(graph, [.. Enumerable.Range(1, graph.Count)], kept);
     }
 
     /// <summary>The graph.</summary>
@@ -109,9 +125,11 @@ public sealed class GraphBlocks
                     backward = Math.Max(backward, current);
             }
             long record = saved + passing;
-            long forwardTemp = Math.Max(0, Math.Max(recording - record, plainPeak - output));
+            // The kept outputs from before the block's input are stored through all of its operations, in both phases.
+            long kept = Size(Enumerable.Range(1, Math.Max(0, lo - 2)).Where(u => _kept[u]));
+            long forwardTemp = Math.Max(0, Math.Max(recording - record, plainPeak - output)) + kept;
             string name = lo == hi ? Graph.Where(lo) : $"nodes {lo}-{hi}";
-            stages[i] = new Stage(name, f, b, output, record, forwardTemp, backward);
+            stages[i] = new Stage(name, f, b, output, record, forwardTemp, backward + kept);
         }
         return new Chain(Size(_frontier[0]), stages, Graph.Name);
     }
@@ -148,7 +166,7 @@ public sealed class GraphBlocks
                 held[u] += store ? 1 : -1;
         }
         // Nothing still reads x_u: no node of the pass after v (up to `until`), no frontier the chain holds.
-        bool Unread(int u, int v, int until) => u > 0 && held[u] == 0 && !Graph.Consumers(u).Any(w => w > v && w <= until);
+        bool Unread(int u, int v, int until) => u > 0 && !_kept[u] && held[u] == 0 && !Graph.Consumers(u).Any(w => w > v && w <= until);
         void Release(int v, int until)
         {
             foreach (int u in Graph.Inputs(v))
@@ -217,14 +235,14 @@ public sealed class GraphBlocks
     }
 
     /// <summary>
-    /// The fastest expansion of an <see cref="Optimal"/> plan of either block chain (<see cref="AtCuts"/>,
-    /// <see cref="PerNode"/>) of at most <see cref="MaxStages"/> stages whose peak in the graph is within
-    /// <paramref name="budgetBytes"/>, or null when neither has one. A chain's terms may be loose, so its budget is searched (its least peak, the graph's budget, then by
+    /// The fastest expansion of an <see cref="Optimal"/> plan of the block chains (<see cref="AtCuts"/>,
+    /// <see cref="PerNode"/>, <see cref="PerNodeKeepingSkips"/>) of at most <see cref="MaxStages"/> stages whose peak in the graph is within
+    /// <paramref name="budgetBytes"/>, or null when none has one. A chain's terms may be loose, so its budget is searched (its least peak, the graph's budget, then by
     /// bisection, at most <see cref="MaxTries"/> plans) for the largest whose expansion fits; every expansion is
     /// checked by <see cref="GraphSimulator"/>.
     /// </summary>
     public static Schedule? Fastest(Graph graph, long budgetBytes) =>
-        new[] { AtCuts(graph), PerNode(graph) }.Select(blocks => blocks.FastestWithin(budgetBytes)).OfType<Trace>().MinBy(t => t.Time)?.Schedule;
+        new[] { AtCuts(graph), PerNode(graph), PerNodeKeepingSkips(graph) }.Select(blocks => blocks.FastestWithin(budgetBytes)).OfType<Trace>().MinBy(t => t.Time)?.Schedule;
 
     private Trace? FastestWithin(long budgetBytes)
     {

@@ -434,7 +434,7 @@ async function showGraph() {
     return;
   }
   const recomputed = g.nodes.filter(n => n.forwards > 1).length, freed = g.nodes.filter(n => n.freed).length;
-  const proof = g.optimal ? 'proven optimal' : g.gap === null ? 'the starting segmentation (nothing proven in time)' : 'within ' + (g.gap * 100).toFixed(1) + '% of the optimum (proven)';
+  const proof = g.optimal ? 'proven optimal' : g.gap === null ? 'the starting plan (nothing proven in time)' : 'within ' + (g.gap * 100).toFixed(1) + '% of the optimum (proven)';
   status.textContent = `${g.model}, ${g.nodes.length} nodes: peak ${fmtBytes(g.peakBytes)} of a ${fmtBytes(g.budgetBytes)} budget ` +
     `(store-all ${fmtBytes(g.storeAllPeakBytes)}), ${((g.time / g.baselineTime - 1) * 100).toFixed(1)}% extra time, ` +
     `${recomputed} nodes recomputed, ${freed} outputs freed early; ${proof}.`;
