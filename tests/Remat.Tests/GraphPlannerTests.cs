@@ -67,19 +67,25 @@ public class GraphPlannerTests
                 var status = solver.Solve(model.Model);
                 if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
                     continue; // the local model may have no schedule at a tight budget
-                var schedule = model.Schedule(solver, "cpsat");
-                var hinted = new StagedModel(graph, budget);
-                hinted.Hint(schedule);
-                var check = new CpSolver { StringParameters = "max_time_in_seconds:20 num_workers:1 fix_variables_to_their_hinted_value:true" };
-                var again = check.Solve(hinted.Model);
-                Assert.True(again is CpSolverStatus.Optimal or CpSolverStatus.Feasible,
-                    $"trial {trial} (window {window}): the model rejects the hint of its own schedule ({again}): " + string.Join(" ", schedule.Ops));
-                var replayed = hinted.Schedule(check, "cpsat");
-                Assert.True(GraphSimulator.Run(graph, replayed).Time == GraphSimulator.Run(graph, schedule).Time,
-                    $"trial {trial} (window {window}): the hinted solution is another schedule: " + string.Join(" ", schedule.Ops) + " | " + string.Join(" ", replayed.Ops));
+                AssertTakenAsItIs(graph, budget, model.Schedule(solver, "cpsat"), $"trial {trial} (window {window}), the model's own schedule");
             }
         }
     }
+
+    /// <summary>The whole model, hinted with <paramref name="schedule"/> and every variable fixed to its hint, has a solution, and it is that schedule.</summary>
+    private static void AssertTakenAsItIs(Graph graph, long budget, Schedule schedule, string what)
+    {
+        var hinted = new StagedModel(graph, budget);
+        hinted.Hint(schedule);
+        var check = new CpSolver { StringParameters = "max_time_in_seconds:20 num_workers:1 fix_variables_to_their_hinted_value:true" };
+        var status = check.Solve(hinted.Model);
+        Assert.True(status is CpSolverStatus.Optimal or CpSolverStatus.Feasible,
+            $"{what}: the model rejects it as a hint ({status}): " + string.Join(" ", schedule.Ops));
+        var replayed = hinted.Schedule(check, "cpsat");
+        Assert.True(GraphSimulator.Run(graph, replayed).Time == GraphSimulator.Run(graph, schedule).Time,
+            $"{what}: the hinted solution is another schedule: " + string.Join(" ", schedule.Ops) + " | " + string.Join(" ", replayed.Ops));
+    }
+
     [Fact]
     public void The_chain_program_across_blocks_is_a_complete_hint_that_the_model_accepts_as_it_is()
     {
@@ -94,14 +100,7 @@ public class GraphPlannerTests
             if (least >= storeAll || GraphBlocks.Fastest(graph, budget) is not { } schedule)
                 continue;
             hints++;
-            var hinted = new StagedModel(graph, budget);
-            hinted.Hint(schedule);
-            var check = new CpSolver { StringParameters = "max_time_in_seconds:20 num_workers:1 fix_variables_to_their_hinted_value:true" };
-            var status = check.Solve(hinted.Model);
-            Assert.True(status is CpSolverStatus.Optimal or CpSolverStatus.Feasible,
-                $"trial {trial}: the model rejects the block plan as a hint ({status}): " + string.Join(" ", schedule.Ops));
-            Assert.True(GraphSimulator.Run(graph, hinted.Schedule(check, "cpsat")).Time == GraphSimulator.Run(graph, schedule).Time,
-                $"trial {trial}: the hinted solution is another schedule than the block plan: " + string.Join(" ", schedule.Ops));
+            AssertTakenAsItIs(graph, budget, schedule, $"trial {trial}, the block plan");
         }
         Assert.True(hints >= 10, $"only {hints} of {graphs.Count} graphs had a block plan below store-all's peak");
     }
