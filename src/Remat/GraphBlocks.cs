@@ -236,19 +236,23 @@ public sealed class GraphBlocks
 
     /// <summary>
     /// The fastest expansion of an <see cref="Optimal"/> plan of the block chains (<see cref="AtCuts"/>,
-    /// <see cref="PerNode"/>, <see cref="PerNodeKeepingSkips"/>) of at most <see cref="MaxStages"/> stages whose peak in the graph is within
-    /// <paramref name="budgetBytes"/>, or null when none has one. A chain's terms may be loose, so its budget is searched (its least peak, the graph's budget, then by
-    /// bisection, at most <see cref="MaxTries"/> plans) for the largest whose expansion fits; every expansion is
-    /// checked by <see cref="GraphSimulator"/>.
+    /// <see cref="PerNode"/>, <see cref="PerNodeKeepingSkips"/>) of at most <see cref="MaxStages"/> stages whose peak
+    /// in the graph is within <paramref name="budgetBytes"/>, or null when none has one. A chain's terms may be loose,
+    /// so its budget is searched (its least peak, the graph's budget, then by bisection, at most
+    /// <see cref="MaxTries"/> plans) for the largest whose expansion fits; every expansion is checked by
+    /// <see cref="GraphSimulator"/>.
     /// </summary>
     public static Schedule? Fastest(Graph graph, long budgetBytes) =>
-        new[] { AtCuts(graph), PerNode(graph), PerNodeKeepingSkips(graph) }.Select(blocks => blocks.FastestWithin(budgetBytes)).OfType<Trace>().MinBy(t => t.Time)?.Schedule;
+        new[] { AtCuts(graph), PerNode(graph), PerNodeKeepingSkips(graph) }
+            .Select(blocks => blocks.FastestWithin(budgetBytes))
+            .OfType<Trace>()
+            .MinBy(t => t.Time)?.Schedule;
 
     private Trace? FastestWithin(long budgetBytes)
     {
-        Trace? best = null;
         if (Chain.Length > MaxStages)
             return null;
+        Trace? best = null;
         long fits = Optimal.MinimumBudget(Chain), over = Simulator.Run(Chain, new StoreAll().Plan(Chain)).PeakBytes + 1;
         bool Try(long budget)
         {
