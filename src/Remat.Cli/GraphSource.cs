@@ -17,7 +17,7 @@ internal sealed class GraphSource
 
     public Option<double> TimeLimit { get; } = new("--time-limit")
     {
-        Description = "--graph: the seconds the solver may search (default 60); the best plan found and its proven gap are printed.",
+        Description = "--graph: the seconds the whole plan may take, solver included (default 60); the best plan found and its proven gap are printed.",
         DefaultValueFactory = _ => 60,
     };
 

@@ -56,7 +56,7 @@ internal static class TrainCommand
         var json = new Option<bool>("--json") { Description = "Print the results as JSON." };
         var timeLimit = new Option<double>("--time-limit")
         {
-            Description = "unet and resnet: the seconds CP-SAT may search for the optimal strategy's plan (default 20).",
+            Description = "unet and resnet: the seconds the optimal strategy's plan may take, CP-SAT's search included (default 20).",
             DefaultValueFactory = _ => 20,
         };
         var trace = new Option<string?>("--trace") { Description = "Write the planned and the measured trace of one step of each scheduled strategy (JSON)." };
