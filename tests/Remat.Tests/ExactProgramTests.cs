@@ -118,6 +118,38 @@ public class ExactProgramTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void An_interval_holding_its_input_in_a_record_takes_the_plain_time_with_the_input_given_back()
+    {
+        // The table and the least-peak program keep one row per interval (docs/planners.md "One row per interval"): in a
+        // record, s..t at m takes the time of s..t holding x_{s-1} plain at m + a_{s-1}, where m >= a_{s-1}, and
+        // nothing fits below. Checked against the recurrence of both holdings, evaluated directly, at every memory.
+        var rng = new Random(83);
+        for (int trial = 0; trial < 300; trial++)
+        {
+            var chain = RandomChains.Make(rng, 1 + trial % 7, temps: trial % 3 != 0);
+            var sizes = new ExactFamily.Sizes(chain, 1);
+            var reference = new Recurrence(sizes, chain.Length);
+            int L = chain.Length;
+            for (int s = 1; s <= L + 1; s++)
+                for (int t = Math.Min(s, L); t <= L; t++)
+                    foreach (bool top in new[] { false, true })
+                    {
+                        if (top ? t != L : s > t)
+                            continue;
+                        long input = sizes.Input(s);
+                        for (long m = 0; m <= StoreAllPeak(chain); m++)
+                        {
+                            float record = reference.Time(ExactFamily.Holding.Record, s, t, top, m);
+                            float plain = m < input ? float.PositiveInfinity : reference.Time(ExactFamily.Holding.Plain, s, t, top, m + input);
+                            Assert.True(record == plain,
+                                $"trial {trial} ({L} stages), {s}..{t}{(top ? " with the loss" : "")} at {m} bytes: {record} in a record, " +
+                                $"{plain} plain with the input's {input} bytes given back");
+                        }
+                    }
+        }
+    }
+
+    [Fact]
     public void The_schedule_rebuilt_from_the_table_takes_the_tables_time_within_budget_across_several_groups()
     {
         // Budgets near the least peak, across several groups of starts.

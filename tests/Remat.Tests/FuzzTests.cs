@@ -136,7 +136,7 @@ public partial class FuzzTests(ITestOutputHelper output)
                 ["plan", "--chain", path, "--strategy", "revolve", "--snapshots", "30"],
                 ["plan", "--chain", path, "--strategy", "chen", "--budget", "10GiB"],
                 ["compare", "--chain", path],
-                ["plan", "--layers", "1024", "--strategy", "optimal", "--budget", "40GiB", "--slots", "1000"],
+                ["plan", "--layers", "1024", "--strategy", "optimal", "--budget", "90GiB", "--slots", "2000"],
                 ["plan", "--layers", "2048", "--strategy", "periodic", "--budget", "1MiB"],
             })
             {

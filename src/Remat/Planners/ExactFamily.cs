@@ -87,6 +87,9 @@ internal static class ExactFamily
         /// <summary>The number of stages.</summary>
         public int Length { get; }
 
+        /// <summary>The size of stage s's input, x_{s-1}.</summary>
+        public long Input(int s) => _a[s - 1];
+
         /// <summary>What an interval holds of its own when it starts: its input (unless in a record) and d_t.</summary>
         public long Own(Holding holding, int s, int t, bool top) =>
             (holding == Holding.Record ? 0 : _a[s - 1]) + (top ? 0 : _a[t]);

@@ -7,17 +7,19 @@ namespace Remat.Planners;
 
 /// <summary>
 /// Remat's exact dynamic program: the least time of <see cref="ExactFamily"/> without consuming parts, for every
-/// interval, every way of holding its input and every memory m = 0 .. K slots (the recurrence is in docs/planners.md).
+/// interval holding its input plain and every memory m = 0 .. K slots (the recurrence is in docs/planners.md). An
+/// interval holding its input in a record is the same interval with the input's memory given back: its row is the
+/// plain one read at m + a_{s-1}, where m is at least a_{s-1} (<see cref="Record"/>), so one row per interval is
+/// computed and kept.
 /// As in rotor's table (<see cref="RotorTable"/>), sizes stored are rounded up to whole slots and sizes freed down, so a
 /// schedule the table finds feasible is feasible in exact bytes, and where every size is a whole number of slots the
 /// table is exact.
 /// <para>
 /// The recurrence for s..t reads the right parts j..t and the left parts s..j-1 of every checkpoint j at the same or
 /// smaller memories, so the table is computed in an order that keeps those reads in cache rather than by length. The
-/// rows of the plain holding and of the record lie in one array each, the top intervals s..L (with the loss) as a
-/// column t = L + 1. Starts are taken in groups of <see cref="Group"/> from the end of the chain; a group runs through
-/// the memories a block of <see cref="Width"/> at a time and, within a block, through its intervals by end, every
-/// start of the group at each end. The group's own rows at the current block, its intervals' left parts, are kept
+/// rows lie in one array, the top intervals s..L (with the loss) as a column t = L + 1. Starts are taken in groups of
+/// <see cref="Group"/> from the end of the chain; a group runs through the memories a block of <see cref="Width"/> at
+/// a time and, within a block, through its intervals by end, every start of the group at each end. The group's own rows at the current block, its intervals' left parts, are kept
 /// apart in the order they are read, and each right part's block serves every start of the group. A checkpoint is
 /// skipped for a block where its time at the block's last memory is no less than the best time so far at the
 /// block's first memory (rows never increase, so it cannot lower any memory of the block); the rows are the same as
@@ -30,12 +32,12 @@ internal sealed class ExactTable : IChooser
     public const double MaxWork = 3e11;
 
     /// <summary>
-    /// Cells a second on the 2-core machine of docs/benchmarks.md: 1,024 stages at 1,000 slots, 3.6 * 10^11 cells, took
-    /// 24-31 s (limits raised for it).
+    /// Cells a second on the 2-core machine of docs/benchmarks.md: 1,024 stages at 1,000 slots, 1.8 * 10^11 cells, took
+    /// 11-14 s.
     /// </summary>
-    private const double CellsPerSecond = 1.2e10;
+    private const double CellsPerSecond = 1.3e10;
 
-    /// <summary>The largest table this class builds, in bytes (two rows of floats per interval): 1,024 stages at 1,000 slots take 4.3 GB.</summary>
+    /// <summary>The largest table this class builds, in bytes (a row of floats per interval): 1,024 stages at 1,000 slots take 2.2 GB.</summary>
     public const long MaxTableBytes = 5L << 30;
 
     /// <summary>Memories per block: four vectors of eight.</summary>
@@ -49,24 +51,24 @@ internal sealed class ExactTable : IChooser
 
     private readonly int _length, _stride, _pairs; // _pairs: the intervals, the top ones (t = L + 1) included
     private readonly Sizes _sizes;
-    private readonly float[][] _rows; // [plain or record][origin + Pairs.Index(s, t) * stride + m]; t = L + 1 is the top interval s..L
-    private readonly int[] _origin; // [plain or record]: the first float of the rows, on a cache line
-    private readonly float[] _ends; // [block * Pairs.Count(L + 1) + Pairs.Index(s, t)]: the plain rows at each block's last memory
+    private readonly float[] _rows; // [origin + Pairs.Index(s, t) * stride + m]; t = L + 1 is the top interval s..L
+    private readonly int _origin; // the first float of the rows, on a cache line
+    private readonly float[] _ends; // [block * Pairs.Count(L + 1) + Pairs.Index(s, t)]: the rows at each block's last memory
 
     /// <summary>
     /// Refuses a table whose work passes <see cref="MaxWork"/> (about 25 s on the 2-core machine of docs/benchmarks.md:
-    /// L^3/3 * K cells, the checkpoints of every interval at every memory for the plain holding and for the record) or
-    /// whose rows pass <see cref="MaxTableBytes"/>, naming the number of slots that fits.
+    /// L^3/6 * K cells, the checkpoints of every interval at every memory) or whose rows pass
+    /// <see cref="MaxTableBytes"/>, naming the number of slots that fits.
     /// </summary>
     public static void CheckWork(int length, int slots)
     {
-        double cube = (double)length * length * length;
-        long rowsBytes = 2L * Pairs.Count(length + 1) * sizeof(float);
-        int fits = (int)Math.Min(MaxWork * 3 / cube, (double)MaxTableBytes / rowsBytes - Width);
-        if (cube / 3 * slots > MaxWork || rowsBytes * Stride(slots) > MaxTableBytes)
+        double cells = (double)length * length * length / 6;
+        long rowsBytes = (long)Pairs.Count(length + 1) * sizeof(float);
+        int fits = (int)Math.Min(MaxWork / cells, (double)MaxTableBytes / rowsBytes - Width);
+        if (cells * slots > MaxWork || rowsBytes * Stride(slots) > MaxTableBytes)
             throw new PlanningLimitException(
                 $"the dynamic program for {length} stages and {slots} slots is too large a computation for this planner " +
-                $"(about {cube / 3 * slots / CellsPerSecond:0} s and {ByteSize.Format(rowsBytes * Stride(slots))}); use --slots {Math.Max(1, fits)} or fewer stages.");
+                $"(about {cells * slots / CellsPerSecond:0} s and {ByteSize.Format(rowsBytes * Stride(slots))}); use --slots {Math.Max(1, fits)} or fewer stages.");
     }
 
     /// <summary>The length of a row: K + 1 memories, rounded up to whole blocks.</summary>
@@ -81,34 +83,40 @@ internal sealed class ExactTable : IChooser
         _stride = Stride(slots);
         _pairs = Pairs.Count(L + 1);
         _sizes = new Sizes(chain, slotBytes);
-        int cells = _pairs * _stride;
-        _rows = new float[2][];
-        _origin = new int[2];
-        for (int h = 0; h < 2; h++)
-        {
-            // Every cell is written before it is read. Pinned, so that the rows can start on a cache line and be written
-            // past the cache (a row's block is read again only by later groups, long after).
-            _rows[h] = GC.AllocateUninitializedArray<float>(cells + 16, pinned: true);
-            _origin[h] = Aligned(_rows[h]);
-            HugePages.Advise(_rows[h]);
-            var loss = Row((Holding)h, L + 1, L + 1);
-            long need = _sizes.LossNeed((Holding)h);
-            for (int m = 0; m < _stride; m++)
-                loss[m] = m >= need ? 0 : float.PositiveInfinity;
-        }
+        // Every cell is written before it is read. Pinned, so that the rows can start on a cache line and be written past
+        // the cache (a row's block is read again only by later groups, long after).
+        _rows = GC.AllocateUninitializedArray<float>(_pairs * _stride + 16, pinned: true);
+        _origin = Aligned(_rows);
+        HugePages.Advise(_rows);
+        var loss = Row(L + 1, L + 1);
+        long need = _sizes.LossNeed(Holding.Plain);
+        for (int m = 0; m < _stride; m++)
+            loss[m] = m >= need ? 0 : float.PositiveInfinity;
         _ends = new float[_stride / Width * _pairs + 8]; // padded for the checks' last vector
         for (int block = 0; block < _stride / Width; block++)
-            _ends[block * _pairs + Pairs.Index(L + 1, L + 1)] = Row(Holding.Plain, L + 1, L + 1)[block * Width + Width - 1];
+            _ends[block * _pairs + Pairs.Index(L + 1, L + 1)] = loss[block * Width + Width - 1];
         Sweep();
     }
 
     /// <summary>The least time of the whole chain with <paramref name="memory"/> slots, x0 included; infinity if none fits.</summary>
-    public float Time(int memory) => Row(Holding.Plain, 1, _length + 1)[memory];
+    public float Time(int memory) => Row(1, _length + 1)[memory];
 
-    private Span<float> Row(Holding holding, int s, int t) => _rows[(int)holding].AsSpan(_origin[(int)holding] + Pairs.Index(s, t) * _stride, _stride);
+    private Span<float> Row(int s, int t) => _rows.AsSpan(_origin + Pairs.Index(s, t) * _stride, _stride);
 
-    /// <summary>The rows of a holding, from their first float.</summary>
-    private ref float Rows(Holding holding) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_rows[(int)holding]), _origin[(int)holding]);
+    /// <summary>The rows from their first float.</summary>
+    private ref float Rows => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_rows), _origin);
+
+    /// <summary>
+    /// The memory of the plain row that holds the time of s..t holding its input in a record at <paramref name="memory"/>,
+    /// or -1 where none fits. Holding x_{s-1} in a record rather than plain takes a_{s-1} off the interval's own items
+    /// until B(s), after which both hold d_{s-1} alone: every schedule of the family (no part consumes its input) runs
+    /// the same in both, with every peak but that last one a_{s-1} lower in the record (docs/planners.md).
+    /// </summary>
+    private long Record(int s, long memory)
+    {
+        long input = _sizes.Input(s);
+        return memory < input ? -1 : memory + input;
+    }
 
     /// <summary>The offset, in floats, of the first cache line of a pinned array.</summary>
     private static unsafe int Aligned(float[] pinned) => (int)((64 - (nint)Unsafe.AsPointer(ref pinned[0]) % 64) % 64 / sizeof(float));
@@ -169,13 +177,13 @@ internal sealed class ExactTable : IChooser
             }
         }
         // The group's own rows at the current block, by start and end: the left parts, read in the order they lie.
-        var lefts = new float[2 * (hi - lo + 1) * (L + 2) * Width];
-        var leftEnds = new float[2 * (hi - lo + 1) * (L + 2) + 8]; // the same rows at the block's last memory, padded for the checks
-        var seeds = new Seed[(hi - lo + 1) * (L + 2)];
-        var records = new RecordMove[(hi - lo + 1) * (L + 2) * 2]; // by start and end
+        var lefts = new float[(hi - lo + 1) * (L + 2) * Width];
+        var leftEnds = new float[(hi - lo + 1) * (L + 2) + 8]; // the same rows at the block's last memory, padded for the checks
+        var seeds = new int[(hi - lo + 1) * (L + 2)];
+        var records = new RecordMove[(hi - lo + 1) * (L + 2)]; // by start and end
         for (int s = lo; s <= hi; s++)
             for (int t = s; t <= L + 1; t++)
-                RecordMoves(s, t, records.AsSpan(((s - lo) * (L + 2) + t) * 2, 2));
+                records[(s - lo) * (L + 2) + t] = RecordMoveOf(s, t);
         var spin = new SpinWait();
         for (int m0 = 0, block = 0; m0 < _stride; m0 += Width, block++)
             for (int t = lo; t <= L + 1; t++)
@@ -185,8 +193,10 @@ internal sealed class ExactTable : IChooser
                     while (Volatile.Read(ref done[g - 1]) < step)
                         spin.SpinOnce(); // the right parts of later starts
                 for (int s = Math.Min(hi, t); s >= lo; s--)
-                    Interval(s, t, block, advance[s - lo], forward[s - lo], lefts, leftEnds, (s - lo) * (L + 2), (hi - lo + 1) * (L + 2), ref seeds[(s - lo) * (L + 2) + t],
-                        records.AsSpan(((s - lo) * (L + 2) + t) * 2, 2));
+                {
+                    int at = (s - lo) * (L + 2) + t;
+                    Interval(s, t, block, advance[s - lo], forward[s - lo], lefts, leftEnds, (s - lo) * (L + 2), ref seeds[at], records[at]);
+                }
                 // The rows went past the cache (Stream): non-temporal stores are not ordered with later stores, so
                 // they are fenced before the next group may read them.
                 if (System.Runtime.Intrinsics.X86.Sse.IsSupported)
@@ -197,151 +207,107 @@ internal sealed class ExactTable : IChooser
             }
     }
 
-    /// <summary>One block of memories m0 .. m0 + Width - 1 of s..t, in both holdings.</summary>
+    /// <summary>One block of memories m0 .. m0 + Width - 1 of s..t.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Interval(int s, int t, int block, long[] advance, float[] forward, float[] lefts, float[] leftEnds, int leftRow, int recordRows, ref Seed seed,
-        ReadOnlySpan<RecordMove> moves)
+    private void Interval(int s, int t, int block, long[] advance, float[] forward, float[] lefts, float[] leftEnds, int leftRow, ref int seed,
+        in RecordMove record)
     {
-        int m0 = block * Width, leftPlain = leftRow * Width, recordOffset = recordRows * Width;
+        int m0 = block * Width, leftAt = leftRow * Width;
         int L = _length;
         bool top = t == L + 1;
         int end = top ? L : t;
-        var inf = Vector256.Create(float.PositiveInfinity);
-        Quad p = new(inf), r = new(inf);
+        Quad best = new(Vector256.Create(float.PositiveInfinity));
         if (s < t)
         {
-            // The checkpoints: x_{j-1} stored by the advance, the right part j..t holding it plain, then the left part
-            // s..j-1 (plain, or in the record for an input held in the record).
-            ref float plain = ref Rows(Holding.Plain);
-            ref float leftP = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(lefts), leftPlain);
-            ref float leftR = ref Unsafe.Add(ref leftP, recordOffset);
-            long ownR = _sizes.Own(Holding.Record, s, end, top), input = _sizes.Own(Holding.Plain, s, end, top) - ownR;
+            // The checkpoints: x_{j-1} stored by the advance, the right part j..t holding it plain at the memory less
+            // the input x_{s-1}, then the left part s..j-1 at the interval's own.
+            long own = _sizes.Own(Holding.Plain, s, end, top), input = _sizes.Input(s);
+            ref float left = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(lefts), leftAt);
             int j = s + 1;
-            // Where both holdings' advances fit the whole block: the hot loop, its sums in registers. A checkpoint is
-            // skipped where its time at the block's last memory, its least in the block, is no less than the best time
-            // so far at the block's first memory, the block's greatest (rows never increase): it cannot lower any
-            // memory of the block, and ties, which uniform chains are full of, cost nothing.
+            // Where the advance fits the whole block: the hot loop, its sums in registers. A checkpoint is skipped where
+            // its time at the block's last memory, its least in the block, is no less than the best time so far at the
+            // block's first memory, the block's greatest (rows never increase): it cannot lower any memory of the
+            // block, and ties, which uniform chains are full of, cost nothing.
             {
-                long limit = m0 - ownR - input;
-                ref float rr = ref Unsafe.Add(ref plain, Offset(j, t) + m0);
-                ref float rp = ref Unsafe.Subtract(ref rr, (nint)input);
-                ref float lp = ref Unsafe.Add(ref leftP, (j - 1) * Width);
-                ref float lr = ref Unsafe.Add(ref leftR, (j - 1) * Width);
-                // The checkpoints that were fastest at the last block's end go first; the best times at the block's
-                // first memory then bound the others.
-                float lastP = float.PositiveInfinity, lastR = float.PositiveInfinity;
-                if (seed.P >= j && seed.P <= t && advance[seed.P] <= limit)
+                long limit = m0 - own;
+                ref float right = ref Unsafe.Add(ref Rows, Offset(j, t) + m0 - (nint)input);
+                ref float lp = ref Unsafe.Add(ref left, (j - 1) * Width);
+                // The checkpoint that was fastest at the last block's end goes first; the best time at the block's
+                // first memory then bounds the others.
+                float last = float.PositiveInfinity;
+                if (seed >= j && seed <= t && advance[seed] <= limit)
                 {
-                    nint k = seed.P - j;
-                    p.Min(Vector256.Create(forward[seed.P]), ref Unsafe.Add(ref rp, k * _stride), ref Unsafe.Add(ref lp, k * Width), 0);
-                    lastP = p.Last;
+                    nint k = seed - j;
+                    best.Min(Vector256.Create(forward[seed]), ref Unsafe.Add(ref right, k * _stride), ref Unsafe.Add(ref lp, k * Width), 0);
+                    last = best.Last;
                 }
-                if (seed.R >= j && seed.R <= t && advance[seed.R] <= limit)
-                {
-                    nint k = seed.R - j;
-                    r.Min(Vector256.Create(forward[seed.R]), ref Unsafe.Add(ref rr, k * _stride), ref Unsafe.Add(ref lr, k * Width), 0);
-                    lastR = r.Last;
-                }
-                float upperP = p.First, upperR = r.First;
+                float upper = best.First;
                 int first = j;
-                // The checks read the rows' block ends, which lie together: the right parts of the checkpoint at the
-                // block's last memory (the plain holding's, shifted, at the end of the block that memory falls in,
-                // which is no more), the left parts at the block's last memory.
-                ref float endR = ref _ends[block * _pairs + Pairs.Index(first, t)];
-                ref float endP = ref _ends[(int)Math.Max(0, (m0 + Width - 1 - input) / Width) * _pairs + Pairs.Index(first, t)];
-                ref float leftEndP = ref leftEnds[leftRow + first - 1];
-                ref float leftEndR = ref leftEnds[recordRows + leftRow + first - 1];
+                // The checks read the rows' block ends, which lie together: the right part of the checkpoint, shifted, at
+                // the end of the block that the block's last memory falls in (which is no more), and the left part at
+                // the block's last memory.
+                ref float rightEnd = ref _ends[(int)Math.Max(0, (m0 + Width - 1 - input) / Width) * _pairs + Pairs.Index(first, t)];
+                ref float leftEnd = ref leftEnds[leftRow + first - 1];
                 while (j <= t && advance[j] <= limit)
                     j++; // the needs only grow with j
                 ref float cost = ref forward[first];
                 for (int k0 = 0; k0 < j - first; k0 += 8)
                 {
                     // Eight checkpoints' least times at once (the arrays are padded past their last one).
-                    var f = Vector256.LoadUnsafe(ref cost, (nuint)k0);
-                    var leastR = f + Vector256.LoadUnsafe(ref endR, (nuint)k0) + Vector256.LoadUnsafe(ref leftEndR, (nuint)k0);
-                    var leastP = f + Vector256.LoadUnsafe(ref endP, (nuint)k0) + Vector256.LoadUnsafe(ref leftEndP, (nuint)k0);
-                    uint candidates = (Vector256.LessThan(leastR, Vector256.Create(upperR))
-                        | Vector256.LessThan(leastP, Vector256.Create(upperP))).ExtractMostSignificantBits();
+                    var least = Vector256.LoadUnsafe(ref cost, (nuint)k0) + Vector256.LoadUnsafe(ref rightEnd, (nuint)k0)
+                        + Vector256.LoadUnsafe(ref leftEnd, (nuint)k0);
+                    uint candidates = Vector256.LessThan(least, Vector256.Create(upper)).ExtractMostSignificantBits();
                     candidates &= (1u << Math.Min(8, j - first - k0)) - 1;
                     for (; candidates != 0; candidates &= candidates - 1)
                     {
                         int i = System.Numerics.BitOperations.TrailingZeroCount(candidates);
                         nint k = k0 + i;
-                        float lr0 = leastR.GetElement(i), lp0 = leastP.GetElement(i);
-                        if (lr0 >= upperR && lp0 >= upperP)
+                        float l0 = least.GetElement(i);
+                        if (l0 >= upper)
                             continue;
-                        if (lr0 < lastR)
-                            (lastR, seed.R) = (lr0, first + (int)k);
-                        if (lp0 < lastP)
-                            (lastP, seed.P) = (lp0, first + (int)k);
-                        ref float a = ref Unsafe.Add(ref rr, k * _stride), b = ref Unsafe.Add(ref lr, k * Width);
-                        ref float c = ref Unsafe.Add(ref rp, k * _stride), d = ref Unsafe.Add(ref lp, k * Width);
-                        var v = Vector256.Create(Unsafe.Add(ref cost, k));
-                        r.Min(v, ref a, ref b, 0);
-                        p.Min(v, ref c, ref d, 0);
-                        upperR = Math.Min(upperR, r.First);
-                        upperP = Math.Min(upperP, p.First);
+                        if (l0 < last)
+                            (last, seed) = (l0, first + (int)k);
+                        best.Min(Vector256.Create(Unsafe.Add(ref cost, k)), ref Unsafe.Add(ref right, k * _stride), ref Unsafe.Add(ref lp, k * Width), 0);
+                        upper = Math.Min(upper, best.First);
                     }
                 }
             }
             for (; j <= t; j++)
             {
-                long needR = Math.Max(ownR, ownR + advance[j]), needP = needR + input;
-                if (needR >= m0 + Width)
+                long need = own + advance[j];
+                if (need >= m0 + Width)
                     break; // the needs only grow with j
-                var cost = Vector256.Create(forward[j]);
-                nint right = Offset(j, t) + m0, left = (j - 1) * Width;
-                r.Min(cost, ref Unsafe.Add(ref plain, right), ref Unsafe.Add(ref leftR, left), needR - m0);
-                if (needP < m0 + Width)
-                    p.Min(cost, ref Unsafe.Add(ref plain, right - (nint)input), ref Unsafe.Add(ref leftP, left), needP - m0);
+                best.Min(Vector256.Create(forward[j]), ref Unsafe.Add(ref Rows, Offset(j, t) + m0 - (nint)input), ref Unsafe.Add(ref left, (j - 1) * Width), need - m0);
             }
         }
-        Apply(moves[0], m0, ref p);
-        Apply(moves[1], m0, ref r);
-        int at = Offset(s, t) + m0;
-        p.Stream(ref Unsafe.Add(ref Rows(Holding.Plain), at));
-        r.Stream(ref Unsafe.Add(ref Rows(Holding.Record), at));
-        p.Store(lefts, leftPlain + t * Width);
-        r.Store(lefts, leftPlain + recordOffset + t * Width);
-        _ends[block * _pairs + Pairs.Index(s, t)] = leftEnds[leftRow + t] = p.Last;
-        leftEnds[recordRows + leftRow + t] = r.Last;
+        if (record.Need < m0 + Width)
+        {
+            var cost = Vector256.Create(record.Cost);
+            if (!record.Rest)
+                best.Min(cost, record.Need - m0);
+            else
+                best.Min(cost, ref Unsafe.Add(ref Rows, record.At + m0), record.Need - m0);
+        }
+        best.Stream(ref Unsafe.Add(ref Rows, Offset(s, t) + m0));
+        best.Store(lefts, leftAt + t * Width);
+        _ends[block * _pairs + Pairs.Index(s, t)] = leftEnds[leftRow + t] = best.Last;
     }
 
     /// <summary>
     /// The move that records stage s (<see cref="Move.Record"/>), reduced to what a block needs: its time, its need,
-    /// and, where a rest s+1..t follows (held in the record), the offset of that row's memory 0 shifted to its caller's.
+    /// and, where a rest s+1..t follows (holding x_s in the record), the offset of the plain row that holds it, shifted
+    /// to its caller's memory. The need covers the rest's a_s (<see cref="Record(int, long)"/>): d_s is stored after it.
     /// </summary>
     private readonly record struct RecordMove(float Cost, long Need, bool Rest, nint At);
 
-    /// <summary>The moves that record stage s holding its input plain and in the record.</summary>
-    private void RecordMoves(int s, int t, Span<RecordMove> moves)
+    /// <summary>The move that records stage s of s..t, holding its input plain.</summary>
+    private RecordMove RecordMoveOf(int s, int t)
     {
         bool top = t == _length + 1;
-        int end = top ? _length : t;
-        for (int h = 0; h < 2; h++)
-        {
-            var c = _sizes.Record((Holding)h, s, end, top);
-            moves[h] = c.First is { } rest
-                ? new(c.Cost, c.Need, true, Offset(rest.S, t) - (nint)rest.Shift)
-                : new(c.Cost, c.Need, false, 0);
-        }
-    }
-
-    private void Apply(in RecordMove move, int m0, ref Quad best)
-    {
-        if (move.Need >= m0 + Width)
-            return;
-        var cost = Vector256.Create(move.Cost);
-        if (!move.Rest)
-            best.Min(cost, move.Need - m0);
-        else
-            best.Min(cost, ref Unsafe.Add(ref Rows(Holding.Record), move.At + m0), move.Need - m0);
-    }
-
-    /// <summary>The checkpoints fastest at the end of an interval's last block, plain and in the record.</summary>
-    private struct Seed
-    {
-        public int P, R;
+        var c = _sizes.Record(Holding.Plain, s, top ? _length : t, top);
+        return c.First is { } rest
+            ? new(c.Cost, c.Need, true, Offset(rest.S, t) - (nint)rest.Shift + (nint)_sizes.Input(rest.S))
+            : new(c.Cost, c.Need, false, 0);
     }
 
     /// <summary>
@@ -479,6 +445,8 @@ internal sealed class ExactTable : IChooser
     private float Read(Part part, long memory)
     {
         long m = memory - part.Shift;
-        return m < 0 ? float.PositiveInfinity : Row(part.Holding, part.S, part.Top ? _length + 1 : part.T)[(int)m];
+        if (part.Holding == Holding.Record)
+            m = Record(part.S, m);
+        return m < 0 ? float.PositiveInfinity : Row(part.S, part.Top ? _length + 1 : part.T)[(int)m];
     }
 }
