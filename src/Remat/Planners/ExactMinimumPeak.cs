@@ -5,9 +5,7 @@ namespace Remat.Planners;
 /// <summary>
 /// The least peak of any schedule of <see cref="ExactFamily"/>, in exact bytes, and a schedule that reaches it: the
 /// memory counterpart of <see cref="ExactTable"/>, O(L^3). Each interval's least peak is the least, over its
-/// candidates, of the largest of the candidate's own need and each part's least peak plus its shift. As in the table,
-/// only the plain holding is computed: in a record, an interval runs the same schedules with every peak but the last
-/// a_{s-1} lower, and the last, after B(s), is a_{s-1} (<see cref="Peak(Part)"/>).
+/// candidates, of the largest of the candidate's own need and each part's least peak plus its shift.
 /// </summary>
 internal sealed class ExactMinimumPeak : IChooser
 {
@@ -18,59 +16,77 @@ internal sealed class ExactMinimumPeak : IChooser
     public static ExactMinimumPeak For(Chain chain) => Computed.GetValue(chain, c => new ExactMinimumPeak(c));
 
     private readonly Sizes _sizes;
-    private readonly long[] _interval, _top; // [interval] or [s], holding the input plain
-    private readonly int[] _intervalChoice, _topChoice; // the chosen move and j, packed (Pack)
+    private readonly long[][] _interval, _top; // [holding][interval or s]
+    private readonly int[][] _intervalChoice, _topChoice; // the chosen move and j, packed (Pack)
 
     private ExactMinimumPeak(Chain chain)
     {
         int L = chain.Length;
         RotorMinimumPeak.CheckLength(L);
         _sizes = new Sizes(chain, 1);
-        _interval = new long[Pairs.Count(L)];
-        _intervalChoice = new int[Pairs.Count(L)];
-        _top = new long[L + 2];
-        _topChoice = new int[L + 2];
-        _top[L + 1] = _sizes.LossNeed(Holding.Plain);
+        _interval = new long[2][];
+        _top = new long[2][];
+        _intervalChoice = new int[2][];
+        _topChoice = new int[2][];
+        for (int h = 0; h < 2; h++)
+        {
+            _interval[h] = new long[Pairs.Count(L)];
+            _intervalChoice[h] = new int[Pairs.Count(L)];
+            _top[h] = new long[L + 2];
+            _topChoice[h] = new int[L + 2];
+            _top[h][L + 1] = _sizes.LossNeed((Holding)h);
+        }
         for (int d = 0; d < L; d++)
             Parallel.For(1, L - d + 1, s => Best(s, s + d, false));
         for (int s = L; s >= 1; s--)
             Best(s, L, true);
-        PeakBytes = _top[1];
+        PeakBytes = _top[(int)Holding.Plain][1];
     }
 
     /// <summary>The least peak of the family: the smallest budget that any of its schedules meets.</summary>
     public long PeakBytes { get; }
 
-    private long Peak(Part part)
-    {
-        long plain = part.Top ? _top[part.S] : _interval[Pairs.Index(part.S, part.T)], input = _sizes.Input(part.S);
-        return part.Holding == Holding.Plain ? plain : Math.Max(input, plain - input);
-    }
+    private long Peak(Part part) =>
+        part.Top ? _top[(int)part.Holding][part.S] : _interval[(int)part.Holding][Pairs.Index(part.S, part.T)];
 
     private static int Pack(Candidate c) => (int)c.Move << 24 | c.J;
 
     /// <summary>
-    /// The least peak of s..t holding its input plain. The record move is taken from the family; the checkpoints are
-    /// summed here, as in <see cref="ExactTable"/>: the right part j..t is entered at the interval's memory less the
-    /// input, the left part s..j-1 at the interval's own, and the advance's need only grows with j.
+    /// The least peak of s..t in both holdings at once. The record move is taken from the family; the checkpoints
+    /// share one loop over j, as in <see cref="ExactTable"/>: the right part j..t is entered at the interval's memory
+    /// less the plain input (nothing in the record), the left part s..j-1 at the interval's own, and the advance's
+    /// need, which only grows with j, is the record's plus the plain input.
     /// </summary>
     private void Best(int s, int t, bool top)
     {
         int L = _sizes.Length, end = top ? L : t, index = top ? s : Pairs.Index(s, t);
-        var move = _sizes.Record(Holding.Plain, s, end, top);
-        (long best, int choice) = (PeakOf(move), Pack(move));
-        long input = _sizes.Input(s), need = _sizes.Own(Holding.Plain, s, end, top);
+        Span<long> best = stackalloc long[2];
+        Span<int> choice = stackalloc int[2];
+        for (int h = 0; h < 2; h++)
+        {
+            var move = _sizes.Record((Holding)h, s, end, top);
+            (best[h], choice[h]) = (PeakOf(move), Pack(move));
+        }
+        long ownR = _sizes.Own(Holding.Record, s, end, top), input = _sizes.Own(Holding.Plain, s, end, top) - ownR;
+        long need = ownR;
+        long[] plain = _interval[(int)Holding.Plain], record = _interval[(int)Holding.Record];
         for (int j = s + 1; j <= (top ? L + 1 : t); j++)
         {
-            need = Math.Max(need, _sizes.ForwardPeak(Holding.Plain, s, j - 1, end, top));
-            if (need >= best)
+            need = Math.Max(need, _sizes.ForwardPeak(Holding.Record, s, j - 1, end, top));
+            if (need + input >= best[0] && need >= best[1])
                 break; // no later checkpoint needs less
-            long right = top ? _top[j] : _interval[Pairs.Index(j, t)];
-            long peak = Math.Max(need, Math.Max(input + right, _interval[Pairs.Index(s, j - 1)]));
-            if (peak < best)
-                (best, choice) = (peak, (int)Move.Checkpoint << 24 | j);
+            long right = top ? _top[(int)Holding.Plain][j] : plain[Pairs.Index(j, t)];
+            int left = Pairs.Index(s, j - 1);
+            int packed = (int)Move.Checkpoint << 24 | j;
+            long peak = Math.Max(need + input, Math.Max(input + right, plain[left]));
+            if (peak < best[0])
+                (best[0], choice[0]) = (peak, packed);
+            peak = Math.Max(need, Math.Max(right, record[left]));
+            if (peak < best[1])
+                (best[1], choice[1]) = (peak, packed);
         }
-        ((top ? _top : _interval)[index], (top ? _topChoice : _intervalChoice)[index]) = (best, choice);
+        for (int h = 0; h < 2; h++)
+            ((top ? _top : _interval)[h][index], (top ? _topChoice : _intervalChoice)[h][index]) = (best[h], choice[h]);
     }
 
     /// <summary>A move's least peak: the largest of its own need and each part's least peak plus its shift.</summary>
@@ -86,7 +102,7 @@ internal sealed class ExactMinimumPeak : IChooser
 
     public Candidate Choose(Holding holding, int s, int down, int t, bool top, long memory)
     {
-        int choice = top ? _topChoice[s] : _intervalChoice[Pairs.Index(s, t)]; // a record runs the plain holding's schedule
+        int choice = top ? _topChoice[(int)holding][s] : _intervalChoice[(int)holding][Pairs.Index(s, t)];
         return _sizes.Candidates(holding, s, s, t, top).First(c => Pack(c) == choice);
     }
 }
