@@ -19,11 +19,12 @@ namespace Remat.Planners;
 /// smaller memories, so the table is computed in an order that keeps those reads in cache rather than by length. The
 /// rows lie in one array, the top intervals s..L (with the loss) as a column t = L + 1. Starts are taken in groups of
 /// <see cref="Group"/> from the end of the chain; a group runs through the memories a block of <see cref="Width"/> at
-/// a time and, within a block, through its intervals by end, every start of the group at each end. The group's own rows at the current block, its intervals' left parts, are kept
-/// apart in the order they are read, and each right part's block serves every start of the group. A checkpoint is
-/// skipped for a block where its time at the block's last memory is no less than the best time so far at the
-/// block's first memory (rows never increase, so it cannot lower any memory of the block); the rows are the same as
-/// without the skip. The groups run on all cores, each a step behind the one before it, whose rows it reads.
+/// a time and, within a block, through its intervals by end, every start of the group at each end. The group's own
+/// rows at the current block, its intervals' left parts, are kept apart in the order they are read, and each right
+/// part's block serves every start of the group. A checkpoint is skipped for a block where its time at the block's
+/// last memory is no less than the best time so far at the block's first memory (rows never increase, so it cannot
+/// lower any memory of the block); the rows are the same as without the skip. The groups run on all cores, each a
+/// step behind the one before it, whose rows it reads.
 /// </para>
 /// </summary>
 internal sealed class ExactTable : IChooser
