@@ -25,6 +25,7 @@ public sealed class GraphBlocks
 
     private readonly int[] _ends;
     private readonly bool[] _kept; // outputs kept plain from their forward to their readers' backwards, outside the frontiers
+    private readonly int[] _lastReader; // per node u: the last node that reads x_u (u itself for the graph's output)
     private readonly int[][] _frontier; // at 0 and each end p: the outputs of nodes up to p that a node after p reads (x_N alone at N)
 
     private GraphBlocks(Graph graph, int[] ends, bool[] kept)
@@ -33,10 +34,10 @@ public sealed class GraphBlocks
         _ends = ends;
         _kept = kept;
         int N = graph.Count;
-        var lastReader = Enumerable.Range(0, N).Select(u => graph.Consumers(u).Max()).ToArray();
+        _lastReader = [.. Enumerable.Range(0, N).Select(u => graph.Consumers(u).Max()), N];
         _frontier = new int[N + 1][];
         foreach (int p in ends.Prepend(0))
-            _frontier[p] = p == N ? [N] : [.. Enumerable.Range(0, p + 1).Where(u => lastReader[u] > p && (u == p || !kept[u]))];
+            _frontier[p] = p == N ? [N] : [.. Enumerable.Range(0, p + 1).Where(u => _lastReader[u] > p && (u == p || !kept[u]))];
         Chain = MakeChain();
     }
 
@@ -109,7 +110,7 @@ public sealed class GraphBlocks
                 recording = Math.Max(recording, saved + s.SavedBytes + s.ForwardTempBytes);
                 saved += s.SavedBytes;
                 // A plain forward holds the block's outputs that a node from v on still reads, the frontier's included.
-                long live = Size(Enumerable.Range(lo, v - lo).Where(u => Graph.Consumers(u).Max() >= v));
+                long live = Size(Enumerable.Range(lo, v - lo).Where(u => _lastReader[u] >= v));
                 plainPeak = Math.Max(plainPeak, live + s.OutputBytes + s.ForwardTempBytes);
             }
             // The backwards: each adds its temporaries to the memory before it, frees its record and gradient, and

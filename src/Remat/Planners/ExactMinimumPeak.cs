@@ -67,7 +67,7 @@ internal sealed class ExactMinimumPeak : IChooser
             var move = _sizes.Record((Holding)h, s, end, top);
             (best[h], choice[h]) = (PeakOf(move), Pack(move));
         }
-        long ownR = _sizes.Own(Holding.Record, s, end, top), input = _sizes.Own(Holding.Plain, s, end, top) - ownR;
+        long ownR = _sizes.Own(Holding.Record, s, end, top), input = _sizes.Input(s);
         long need = ownR;
         long[] plain = _interval[(int)Holding.Plain], record = _interval[(int)Holding.Record];
         for (int j = s + 1; j <= (top ? L + 1 : t); j++)
