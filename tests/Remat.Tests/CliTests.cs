@@ -143,6 +143,8 @@ public class TrainCliTests
         foreach (var r in rows)
         {
             long measured = r.GetProperty("measuredPeakBytes").GetInt64(), planned = r.GetProperty("plannedPeakBytes").GetInt64();
+            long worst = r.GetProperty("worstStepPeakBytes").GetInt64();
+            Assert.True(worst >= measured, $"{r.GetProperty("strategy").GetString()}: the worst step's peak {worst} is below the median step's {measured}");
             Assert.True(measured >= planned / 2 && measured <= planned * 3 / 2 + (4L << 20),
                 $"{r.GetProperty("strategy").GetString()}: measured {measured} bytes against a planned {planned}");
         }
