@@ -69,13 +69,15 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
         }
         var (model, status, solver) = Solve(() => Hinted(new StagedModel(graph, budgetBytes), first?.Schedule), () => Left(timeLimit));
         if (status == CpSolverStatus.Infeasible)
-            throw new InfeasibleBudgetException("cpsat", budgetBytes, MinimumBudget(graph, timeLimit));
+            throw Infeasible(graph, () => Left(timeLimit));
         if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
         {
             if (first is not null) // the solver proved nothing in time: the first solution stands, with no proven gap
                 return new Result(first.Schedule, first, false, double.NaN);
+            long least = LeastPeakStart(graph).PeakBytes; // above the budget, or a first solution would have fitted
             throw new PlanningLimitException(
-                $"the solver found no schedule within {timeLimit.TotalSeconds:0.#} s ({status}); give it more time (--time-limit) or a larger budget.");
+                $"the solver found no schedule within {timeLimit.TotalSeconds:0.#} s ({status}) in {ByteSize.Format(budgetBytes)}; {ByteSize.Format(least)} " +
+                $"({least} bytes), the least peak of the plans made without it, plans at once. For less, give the solver more time (--time-limit).");
         }
         var schedule = model.Schedule(solver, "cpsat");
         var trace = GraphSimulator.Run(graph, schedule);
@@ -117,16 +119,48 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     }
 
     /// <summary>
-    /// The least peak of any schedule of the model, found by the solver within <paramref name="timeLimit"/> (proven
-    /// least when it finishes in time; else the least found).
+    /// The least peak of any schedule of the model, found by the solver within <paramref name="timeLimit"/>, started
+    /// from the least-peak plan made without it (block plans and segmentations): proven least when the solver finishes
+    /// in time, else the least found.
     /// </summary>
     public static long MinimumBudget(Graph graph, TimeSpan timeLimit)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        var (model, status, solver) = OnThreadOfItsOwn(() => Solve(() => new StagedModel(graph, budgetBytes: null), () => timeLimit));
+        return OnThreadOfItsOwn(() => LeastPeak(graph, () => timeLimit)).Peak;
+    }
+
+    /// <summary>
+    /// The least peak found within the time <paramref name="left"/> gives, whether the solver proved it least, and the
+    /// least peak of the plans made without the solver, where it started (a budget that plans at once).
+    /// </summary>
+    private static (long Peak, bool Proven, long AtOnce) LeastPeak(Graph graph, Func<TimeSpan> left)
+    {
+        var start = LeastPeakStart(graph);
+        var (model, status, solver) = Solve(() => Hinted(new StagedModel(graph, budgetBytes: null), start.Schedule), left);
         if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
-            throw new PlanningLimitException($"the solver found no schedule within {timeLimit.TotalSeconds:0.#} s ({status}); give it more time.");
-        return GraphSimulator.Run(graph, model.Schedule(solver, "cpsat")).PeakBytes;
+            return (start.PeakBytes, false, start.PeakBytes);
+        long peak = GraphSimulator.Run(graph, model.Schedule(solver, "cpsat")).PeakBytes;
+        return (Math.Min(peak, start.PeakBytes), status == CpSolverStatus.Optimal, start.PeakBytes);
+    }
+
+    /// <summary>The least-peak plan made without the solver: of the block plans (<see cref="GraphBlocks.LeastPeak"/>) and every segmentation.</summary>
+    private static Trace LeastPeakStart(Graph graph) =>
+        Enumerable.Range(1, graph.Count).Select(n => GraphSimulator.Run(graph, GraphSegments.Plan(graph, n)))
+            .Append(GraphBlocks.LeastPeak(graph)).OfType<Trace>().MinBy(t => t.PeakBytes)!;
+
+    /// <summary>
+    /// The error for a budget the solver proved too small: the least peak found in the time left (the smallest budget
+    /// that works, when the solver proved it), and the budget that plans at once, from the plans made without the solver.
+    /// </summary>
+    private InfeasibleBudgetException Infeasible(Graph graph, Func<TimeSpan> left)
+    {
+        static string Size(long bytes) => $"{ByteSize.Format(bytes)} ({bytes} bytes)";
+        var (least, proven, atOnce) = LeastPeak(graph, left);
+        string found = proven ? $"the smallest budget that works is {Size(least)}" : $"the least peak found in the time left is {Size(least)}";
+        string plans = atOnce > least ? $"; {Size(atOnce)}, the least peak of the plans made without the solver, plans at once" : ", which plans at once";
+        return new InfeasibleBudgetException(budgetBytes, least,
+            $"cpsat: no schedule fits in {Size(budgetBytes)}, as the solver proved; {found}{plans}." +
+            (proven || atOnce == least ? "" : " Between the two, give the solver time (--time-limit)."));
     }
 
     /// <summary>The model, hinted with <paramref name="hint"/> where there is one.</summary>

@@ -249,6 +249,17 @@ public sealed class GraphBlocks
             .OfType<Trace>()
             .MinBy(t => t.Time)?.Schedule;
 
+    /// <summary>
+    /// The block plan with the least peak in the graph that <see cref="Fastest"/> considers: of the three ways of
+    /// cutting, the expansion of each block chain's least-peak plan, simulated; null when every block chain is longer
+    /// than <see cref="MaxStages"/>.
+    /// </summary>
+    public static Trace? LeastPeak(Graph graph) =>
+        new[] { AtCuts(graph), PerNode(graph), PerNodeKeepingSkips(graph) }
+            .Where(blocks => blocks.Chain.Length <= MaxStages)
+            .Select(blocks => GraphSimulator.Run(graph, blocks.Expand(new Optimal(Optimal.MinimumBudget(blocks.Chain)).Plan(blocks.Chain))))
+            .MinBy(t => t.PeakBytes);
+
     private Trace? FastestWithin(long budgetBytes)
     {
         if (Chain.Length > MaxStages)

@@ -104,4 +104,23 @@ public class GraphPlannerTests
         }
         Assert.True(hints >= 10, $"only {hints} of {graphs.Count} graphs had a block plan below store-all's peak");
     }
+
+    [Theory]
+    [InlineData(1L << 20)] // below what any node needs: proven infeasible at once
+    [InlineData(60L << 20)] // below the least peak of the plans made without the solver
+    public void A_budget_nothing_fits_is_refused_with_a_budget_that_plans(long budget)
+    {
+        var graph = GraphModels.UNet(2);
+        var error = Assert.ThrowsAny<RematException>(() => new GraphPlanner(budget, TimeSpan.FromSeconds(5)).Plan(graph));
+        // The message names a budget that plans at once, as its last figure in bytes (before it, the least peak found).
+        var named = System.Text.RegularExpressions.Regex.Matches(error.Message, @"\((\d+) bytes\)");
+        Assert.True(named.Count > 0, $"the error names no budget in bytes: {error.Message}");
+        long suggested = long.Parse(named[^1].Groups[1].Value);
+        Assert.True(suggested > budget, $"the error names {suggested} bytes, not above the budget {budget} that failed: {error.Message}");
+        if (error is InfeasibleBudgetException infeasible)
+            Assert.True(infeasible.MinimumBytes > budget && infeasible.MinimumBytes <= suggested,
+                $"the least peak found, {infeasible.MinimumBytes} bytes, is not between the budget {budget} and the budget that plans at once {suggested}");
+        var plan = new GraphPlanner(suggested, TimeSpan.FromSeconds(5)).Plan(graph);
+        Assert.True(plan.Trace.PeakBytes <= suggested, $"the budget the error named, {suggested} bytes, planned a peak of {plan.Trace.PeakBytes}");
+    }
 }
