@@ -12,9 +12,9 @@ namespace Remat.CpSat;
 /// variable), extended to the chain model's operations: a recording and a plain forward per node and stage, the plain
 /// forward freeing its single-reader inputs (Fn) or not (Fck), Free for outputs read by several nodes, records kept
 /// until their backward, and the gradients of a fixed backward order N .. 1. A first solution (the chain program's plan
-/// across the graph's blocks, or a segmentation) is improved by the local model, the same model with the
-/// recomputations near each stage's node only, whose plan then starts the whole model. docs/planners.md states the
-/// model and where it is exact.
+/// across the graph's blocks, or a segmentation) is improved by two local models in turn, the same model with the
+/// recomputations near each stage's node only (within two nodes, then three), whose plan then starts the whole model.
+/// docs/planners.md states the model and where it is exact.
 /// </summary>
 /// <param name="budgetBytes">The memory budget of the whole step, x0 included.</param>
 /// <param name="timeLimit">How long the whole plan may take (the solver overruns its share by a little on large models); the best plan found and its gap are returned.</param>
@@ -23,15 +23,15 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     private const int MinWorkers = 8;
 
     /// <summary>
-    /// The local model lets the stage of node k (its first forward, or its backward) run only nodes k - 2 .. k and
-    /// their inputs: a model small enough to solve well, whose plan then starts the whole model (docs/planners.md). Two
-    /// nodes below k rather than one found the 60-node U-Net's plan at half of store-all's peak 8.5% over store-all's
-    /// time in 60 s instead of 9.9%; three found nothing better than the first solution (docs/benchmarks.md).
+    /// The local models, in turn, each with the share of the time limit by which it ends (sooner once it proves its
+    /// plan optimal). A local model lets the stage of node k (its first forward, or its backward) run only the nodes
+    /// k - w .. k of its window w and their inputs: a model small enough to solve well, whose plan starts the next
+    /// one, and the last one's the whole model (docs/planners.md). On the 60-node U-Net at half of store-all's peak, in
+    /// 60 s: window 1 alone found 9.9% over store-all's time; window 2 alone 8.5% in about half the runs and 9.6-9.9%
+    /// in the others; window 3 from the first solution nothing better; window 2 then window 3 8.4-8.5% in 7 runs of 8,
+    /// window 3 taking window 2's 9.6% to 8.5% each time (docs/benchmarks.md).
     /// </summary>
-    private const int LocalWindow = 2;
-
-    /// <summary>The most of the time limit the local model may take; it stops sooner once it proves its plan optimal.</summary>
-    private const double LocalShare = 0.75;
+    private static readonly (int Window, double Until)[] LocalPasses = [(2, 0.5), (3, 0.75)];
 
     /// <summary>A plan: the schedule, its simulated trace, and what the solver proved.</summary>
     /// <param name="Schedule">The schedule.</param>
@@ -63,9 +63,12 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
         var first = FirstSolution(graph);
         if (!graph.IsChain) // a chain's first solution is already the chain program's
         {
-            var local = LocalSolution(graph, first?.Schedule, () => Left(timeLimit * LocalShare));
-            if (local is not null && (first is null || local.Time < first.Time))
-                first = local;
+            foreach (var (window, until) in LocalPasses)
+            {
+                var local = LocalSolution(graph, window, first?.Schedule, () => Left(timeLimit * until));
+                if (local is not null && (first is null || local.Time < first.Time))
+                    first = local;
+            }
         }
         var (model, status, solver) = Solve(() => Hinted(new StagedModel(graph, budgetBytes), first?.Schedule), () => Left(timeLimit));
         if (status == CpSolverStatus.Infeasible)
@@ -104,13 +107,13 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     }
 
     /// <summary>
-    /// The local model's plan (<see cref="StagedModel"/> with <see cref="LocalWindow"/>), hinted with
+    /// The plan of the local model with <paramref name="window"/> (<see cref="StagedModel"/>), hinted with
     /// <paramref name="hint"/>: within the time <paramref name="limit"/> gives once the model is built, or sooner where
     /// the solver proves it optimal for that model; null when it finds none.
     /// </summary>
-    private Trace? LocalSolution(Graph graph, Schedule? hint, Func<TimeSpan> limit)
+    private Trace? LocalSolution(Graph graph, int window, Schedule? hint, Func<TimeSpan> limit)
     {
-        var (model, status, solver) = Solve(() => Hinted(new StagedModel(graph, budgetBytes, LocalWindow), hint), limit);
+        var (model, status, solver) = Solve(() => Hinted(new StagedModel(graph, budgetBytes, window), hint), limit);
         if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
             return null;
         var trace = GraphSimulator.Run(graph, model.Schedule(solver, "cpsat"));
