@@ -163,7 +163,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
         string plans = atOnce > least ? $"; {Size(atOnce)}, the least peak of the plans made without the solver, plans at once" : ", which plans at once";
         return new InfeasibleBudgetException(budgetBytes, least,
             $"cpsat: no schedule fits in {Size(budgetBytes)}, as the solver proved; {found}{plans}." +
-            (proven || atOnce == least ? "" : " Between the two, give the solver time (--time-limit)."));
+            (proven || atOnce == least ? "" : " For a budget between the two, give the solver more time (--time-limit)."));
     }
 
     /// <summary>The model, hinted with <paramref name="hint"/> where there is one.</summary>

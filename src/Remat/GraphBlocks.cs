@@ -244,10 +244,7 @@ public sealed class GraphBlocks
     /// <see cref="GraphSimulator"/>.
     /// </summary>
     public static Schedule? Fastest(Graph graph, long budgetBytes) =>
-        new[] { AtCuts(graph), PerNode(graph), PerNodeKeepingSkips(graph) }
-            .Select(blocks => blocks.FastestWithin(budgetBytes))
-            .OfType<Trace>()
-            .MinBy(t => t.Time)?.Schedule;
+        Plannable(graph).Select(blocks => blocks.FastestWithin(budgetBytes)).OfType<Trace>().MinBy(t => t.Time)?.Schedule;
 
     /// <summary>
     /// The block plan with the least peak in the graph that <see cref="Fastest"/> considers: of the three ways of
@@ -255,20 +252,25 @@ public sealed class GraphBlocks
     /// than <see cref="MaxStages"/>.
     /// </summary>
     public static Trace? LeastPeak(Graph graph) =>
-        new[] { AtCuts(graph), PerNode(graph), PerNodeKeepingSkips(graph) }
-            .Where(blocks => blocks.Chain.Length <= MaxStages)
-            .Select(blocks => GraphSimulator.Run(graph, blocks.Expand(new Optimal(Optimal.MinimumBudget(blocks.Chain)).Plan(blocks.Chain))))
-            .MinBy(t => t.PeakBytes);
+        Plannable(graph).Select(blocks => blocks.Planned(Optimal.MinimumBudget(blocks.Chain))).MinBy(t => t.PeakBytes);
+
+    /// <summary>The three ways of cutting <paramref name="graph"/> whose block chains have at most <see cref="MaxStages"/> stages.</summary>
+    private static IEnumerable<GraphBlocks> Plannable(Graph graph)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return new[] { AtCuts(graph), PerNode(graph), PerNodeKeepingSkips(graph) }.Where(blocks => blocks.Chain.Length <= MaxStages);
+    }
+
+    /// <summary>The expansion of the chain program's plan of the block chain at <paramref name="chainBudget"/>, simulated in the graph.</summary>
+    private Trace Planned(long chainBudget) => GraphSimulator.Run(Graph, Expand(new Optimal(chainBudget).Plan(Chain)));
 
     private Trace? FastestWithin(long budgetBytes)
     {
-        if (Chain.Length > MaxStages)
-            return null;
         Trace? best = null;
         long fits = Optimal.MinimumBudget(Chain), over = Simulator.Run(Chain, new StoreAll().Plan(Chain)).PeakBytes + 1;
         bool Try(long budget)
         {
-            var trace = GraphSimulator.Run(Graph, Expand(new Optimal(budget).Plan(Chain)));
+            var trace = Planned(budget);
             if (trace.PeakBytes > budgetBytes)
                 return false;
             if (best is null || trace.Time < best.Time)
