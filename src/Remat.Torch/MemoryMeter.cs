@@ -6,23 +6,28 @@ namespace Remat.Torch;
 /// Peak memory as the operating system sees it (Linux): the resident set's high-water mark (<c>VmHWM</c> of
 /// <c>/proc/self/status</c>), reset by writing 5 to <c>/proc/self/clear_refs</c>. To make the resident set follow
 /// the tensors, glibc is told to serve every allocation of 64 KiB or more by mmap, so that freeing one returns
-/// it to the system at once (mallopt M_MMAP_THRESHOLD; otherwise freed tensors stay resident in the heap).
+/// it to the system at once (mallopt M_MMAP_THRESHOLD; otherwise freed tensors stay resident in the heap). glibc is
+/// also allowed 64 heaps (M_ARENA_MAX), so that other threads, such as a solver's workers, get heaps of their own
+/// rather than sharing the training thread's and leaving free chunks in it that its tensors would then be served from.
 /// </summary>
 public static partial class MemoryMeter
 {
     private const int MmapThreshold = -3; // M_MMAP_THRESHOLD
+    private const int ArenaMax = -8; // M_ARENA_MAX
 
     private static bool _initialized;
 
     /// <summary>
-    /// Sets glibc's mmap threshold. Call it before the process allocates its tensors: memory the heap already
-    /// holds would otherwise be reused without showing in the resident set. Measuring calls it too.
+    /// Sets glibc's mmap threshold and heap limit. Call it before the process allocates its tensors, as early as you
+    /// can: memory the heap already holds would otherwise be reused without showing in the resident set, and glibc
+    /// fixes its heap limit once the process has more than eight heaps. Measuring calls it too.
     /// </summary>
     public static void Initialize()
     {
         if (_initialized || !IsSupported)
             return;
         _ = mallopt(MmapThreshold, 64 * 1024);
+        _ = mallopt(ArenaMax, 64);
         _initialized = true;
     }
 
