@@ -274,9 +274,8 @@ internal static class TrainCommand
             var (median, spread) = Stats(r.Seconds);
             double overhead = storeAll is { } sa && r.Name != "storeall" ? median / sa.Median - 1 : double.NaN;
             bool noise = storeAll is { } sb && r.Name != "storeall" && Math.Abs(overhead) < spread + sb.Spread;
-            var peaks = r.Peaks.Order().ToArray();
-            return new Result(r.Name, peaks.Length == 0 ? 0 : At(peaks, 0.5), peaks.Length == 0 ? 0 : peaks[^1], r.Plan.PeakBytes, median, spread,
-                overhead, noise, r.Loss);
+            var peaks = r.Peaks.Order().DefaultIfEmpty().ToArray();
+            return new Result(r.Name, At(peaks, 0.5), peaks[^1], r.Plan.PeakBytes, median, spread, overhead, noise, r.Loss);
         })];
     }
 
