@@ -21,6 +21,19 @@ internal static class GraphPlanningTime
     public static void Goal(int seconds) => Table(
         [("U-Net, 5 levels", GraphModels.UNet(5)), ("ResNet, 21 blocks", GraphModels.ResNet(21))], [0.5, 0.75], seconds);
 
+    /// <summary>
+    /// One graph at one budget, the single runs of docs/benchmarks.md: <c>unet</c> with <paramref name="size"/> levels,
+    /// <c>resnet</c> with that many blocks, or a heterogeneous <c>chain</c> of that many stages.
+    /// </summary>
+    public static void One(string kind, int size, double share, int seconds) => Table(
+        [kind switch
+        {
+            "unet" => ($"U-Net, {size} levels", GraphModels.UNet(size)),
+            "resnet" => ($"ResNet, {size} blocks", GraphModels.ResNet(size)),
+            "chain" => ("heterogeneous chain", Graph.FromChain(Chain.Heterogeneous(size))),
+            _ => throw new ArgumentException($"unknown graph '{kind}': unet, resnet or chain"),
+        }], [share], seconds);
+
     private static void Table((string Name, Graph Graph)[] graphs, double[] shares, int seconds)
     {
         Console.WriteLine($"| graph | nodes | budget (share of store-all's peak) | seconds (limit {seconds}) | proven optimal | proven gap | overhead of the plan |");
