@@ -48,7 +48,7 @@ internal static class GraphPlanningTime
                 try
                 {
                     var result = new GraphPlanner((long)(max * share), TimeSpan.FromSeconds(seconds)).Plan(graph);
-                    row = $"{watch.Elapsed.TotalSeconds:F1} | {(result.Optimal ? "yes" : "no")} | {result.Gap:P1} | {result.Trace.Time / graph.BaselineTime - 1:P2}";
+                    row = $"{watch.Elapsed.TotalSeconds:F1} | {(result.Optimal ? "yes" : result.TooLarge ? "no (model too large)" : "no")} | {result.Gap:P1} | {result.Trace.Time / graph.BaselineTime - 1:P2}";
                 }
                 catch (RematException e)
                 {

@@ -42,7 +42,8 @@ internal sealed class GraphSource
                 $"--graph plans to a memory budget; give --budget (store-all peaks at {ByteSize.Format(GraphSimulator.Run(graph, graph.StoreAll()).PeakBytes)}).");
         var result = new CpSat.GraphPlanner(b, TimeSpan.FromSeconds(seconds)).Plan(graph);
         string proof = result.Optimal ? "optimal (proven)"
-            : double.IsNaN(result.Gap) ? $"the starting plan, a block plan or a segmentation (the solver proved nothing in {seconds.ToString(CultureInfo.InvariantCulture)} s; give it more time)"
+            : result.TooLarge ? "the best plan of the local models, block plans and segmentations (the solver's model of this graph passes a million variables, so nothing is proven; a graph of fewer nodes, such as whole blocks, gets it)"
+            : double.IsNaN(result.Gap) ? $"the best plan of the local models, block plans and segmentations (the solver proved nothing in {seconds.ToString(CultureInfo.InvariantCulture)} s; give it more time)"
             : $"best found in {seconds.ToString(CultureInfo.InvariantCulture)} s, within {PlanReport.Percent(result.Gap)[1..]} of the optimum (proven)";
         output.Write(json
             ? PlanReport.Json(w => PlanReport.Json(w, graph.Count, graph.BaselineTime, result.Trace, b, extra =>
@@ -50,6 +51,7 @@ internal sealed class GraphSource
                 extra.WriteBoolean("graph", true);
                 extra.WriteBoolean("optimal", result.Optimal);
                 if (double.IsNaN(result.Gap)) extra.WriteNull("gap"); else extra.WriteNumber("gap", result.Gap);
+                extra.WriteBoolean("tooLarge", result.TooLarge);
             })) + Environment.NewLine
             : PlanReport.Text(graph.Count, graph.BaselineTime, result.Trace, b, ops, proof));
         return 0;

@@ -23,6 +23,16 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     private const int MinWorkers = 8;
 
     /// <summary>
+    /// The most variables a model may have. The whole model of the 495-node ResNet has 2.3 million; CP-SAT took 39 s
+    /// and 8.4 GB to load it with no time to solve (docs/benchmarks.md). At a million (the whole model of about 330
+    /// nodes, the local model of about 550) it takes some 4 GB.
+    /// </summary>
+    private const int MaxVariables = 1_000_000;
+
+    /// <summary>The status of a model not built because it would pass <see cref="MaxVariables"/>.</summary>
+    private const CpSolverStatus TooLarge = CpSolverStatus.ModelInvalid;
+
+    /// <summary>
     /// The local models, in turn, each with the share of the time limit by which it ends (sooner once it proves its
     /// plan optimal). A local model lets the stage of node k (its first forward, or its backward) run only the nodes
     /// k - w .. k of its window w and their inputs: a model small enough to solve well, whose plan starts the next
@@ -38,7 +48,14 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// <param name="Trace">The graph simulator's replay of it.</param>
     /// <param name="Optimal">True when the solver proved that no schedule of its model is faster.</param>
     /// <param name="Gap">The proven relative gap between the schedule's time and the best possible one: 0 when optimal, NaN when the solver proved nothing in time and the first solution stands.</param>
-    public sealed record Result(Schedule Schedule, Trace Trace, bool Optimal, double Gap);
+    public sealed record Result(Schedule Schedule, Trace Trace, bool Optimal, double Gap)
+    {
+        /// <summary>
+        /// True when the solver's model of the graph passes a million variables (the whole model of about 330 nodes)
+        /// and was not built: the plan is the first solution or a local model's, and more time does not help.
+        /// </summary>
+        public bool TooLarge { get; init; }
+    }
 
     /// <summary>
     /// Plans <paramref name="graph"/>. Throws <see cref="InfeasibleBudgetException"/> with the least peak the solver
@@ -70,27 +87,29 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
                     first = local;
             }
         }
-        var (model, status, solver) = Solve(() => Hinted(new StagedModel(graph, budgetBytes), first?.Schedule), () => Left(timeLimit));
+        var (status, found) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes, null, afford), first?.Schedule), () => Left(timeLimit));
         if (status == CpSolverStatus.Infeasible)
             throw Infeasible(graph, () => Left(timeLimit));
-        if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
+        if (found is null)
         {
             if (first is not null) // the solver proved nothing in time: the first solution stands, with no proven gap
-                return new Result(first.Schedule, first, false, double.NaN);
+                return new Result(first.Schedule, first, false, double.NaN) { TooLarge = status == TooLarge };
             long least = LeastPeakStart(graph).PeakBytes; // above the budget, or a first solution would have fitted
+            string why = status == TooLarge ? FormattableString.Invariant($"its model of this graph passes {MaxVariables:N0} variables") : $"{status}";
             throw new PlanningLimitException(
-                $"the solver found no schedule within {timeLimit.TotalSeconds:0.#} s ({status}) in {ByteSize.Format(budgetBytes)}; {ByteSize.Format(least)} " +
-                $"({least} bytes), the least peak of the plans made without it, plans at once. For less, give the solver more time (--time-limit).");
+                $"the solver found no schedule within {timeLimit.TotalSeconds:0.#} s ({why}) in {ByteSize.Format(budgetBytes)}; {ByteSize.Format(least)} " +
+                $"({least} bytes), the least peak of the plans made without it, plans at once." +
+                (status == TooLarge ? "" : " For less, give the solver more time (--time-limit)."));
         }
-        var schedule = model.Schedule(solver, "cpsat");
+        var schedule = found.Schedule();
         var trace = GraphSimulator.Run(graph, schedule);
         if (first is not null && first.Time < trace.Time)
             (schedule, trace) = (first.Schedule, first); // the bound holds for it too: the gap below is an upper bound of its own
         if (trace.PeakBytes > budgetBytes)
             throw new InvalidOperationException($"the solver's schedule peaks at {trace.PeakBytes} bytes, over the budget of {budgetBytes}: a bug in the model.");
-        double bound = solver.BestObjectiveBound, found = solver.ObjectiveValue;
+        double bound = found.Solver.BestObjectiveBound, objective = found.Solver.ObjectiveValue;
         bool optimal = status == CpSolverStatus.Optimal;
-        return new Result(schedule, trace, optimal, optimal || found <= 0 ? 0 : Math.Max(0, (found - bound) / found));
+        return new Result(schedule, trace, optimal, optimal || objective <= 0 ? 0 : Math.Max(0, (objective - bound) / objective));
     }
 
     /// <summary>
@@ -113,10 +132,10 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// </summary>
     private Trace? LocalSolution(Graph graph, int window, Schedule? hint, Func<TimeSpan> limit)
     {
-        var (model, status, solver) = Solve(() => Hinted(new StagedModel(graph, budgetBytes, window), hint), limit);
-        if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
+        var (_, found) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes, window, afford), hint), limit);
+        if (found is null)
             return null;
-        var trace = GraphSimulator.Run(graph, model.Schedule(solver, "cpsat"));
+        var trace = GraphSimulator.Run(graph, found.Schedule());
         return trace.PeakBytes <= budgetBytes ? trace
             : throw new InvalidOperationException($"the local model's schedule peaks at {trace.PeakBytes} bytes, over the budget of {budgetBytes}: a bug in the model.");
     }
@@ -139,10 +158,10 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     private static (long Peak, bool Proven, long AtOnce) LeastPeak(Graph graph, Func<TimeSpan> left)
     {
         var start = LeastPeakStart(graph);
-        var (model, status, solver) = Solve(() => Hinted(new StagedModel(graph, budgetBytes: null), start.Schedule), left);
-        if (status is not (CpSolverStatus.Optimal or CpSolverStatus.Feasible))
+        var (status, found) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes: null, null, afford), start.Schedule), left);
+        if (found is null)
             return (start.PeakBytes, false, start.PeakBytes);
-        long peak = GraphSimulator.Run(graph, model.Schedule(solver, "cpsat")).PeakBytes;
+        long peak = GraphSimulator.Run(graph, found.Schedule()).PeakBytes;
         return (Math.Min(peak, start.PeakBytes), status == CpSolverStatus.Optimal, start.PeakBytes);
     }
 
@@ -167,10 +186,10 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     }
 
     /// <summary>The model, hinted with <paramref name="hint"/> where there is one.</summary>
-    private static StagedModel Hinted(StagedModel model, Schedule? hint)
+    private static StagedModel? Hinted(StagedModel? model, Schedule? hint)
     {
         if (hint is not null)
-            model.Hint(hint);
+            model?.Hint(hint);
         return model;
     }
 
@@ -179,21 +198,38 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// twice the time the build took. The solve passes its limit by up to that much: the model is copied to the solver
     /// and back, and presolve reads the clock seldom (the whole model of the 152-node ResNet: built in 2.0 s, 1.8 s over
     /// the solver's limit and 0.8 s of copying; the 60-node U-Net's plans ended 0.2 s over with the second left out;
-    /// docs/benchmarks.md, "Graphs: CP-SAT").
+    /// docs/benchmarks.md, "Graphs: CP-SAT"). So the build stops, and the solver is not called, once that would leave the
+    /// solver no time, and a model stops at <see cref="MaxVariables"/> (status <see cref="TooLarge"/>). The solution,
+    /// where the solver found one, comes with the model and the solver.
     /// </summary>
-    private static (StagedModel, CpSolverStatus, CpSolver) Solve(Func<StagedModel> build, Func<TimeSpan> left)
+    private static (CpSolverStatus Status, Solution? Found) Solve(Func<Func<CpModel, bool>, StagedModel?> build, Func<TimeSpan> left)
     {
         var watch = Stopwatch.StartNew();
-        var model = build();
+        var start = left();
+        bool tooLarge = false;
+        var model = build(m =>
+        {
+            tooLarge = m.Model.Variables.Count > MaxVariables;
+            return !tooLarge && 3 * watch.Elapsed < start - TimeSpan.FromSeconds(1);
+        });
         var timeLimit = left() - 2 * watch.Elapsed - TimeSpan.FromSeconds(1);
+        if (model is null || timeLimit <= TimeSpan.Zero)
+            return (tooLarge ? TooLarge : CpSolverStatus.Unknown, null);
         // At least eight workers, even on two cores: below eight, CP-SAT's portfolio leaves out the workers that raise
         // the lower bound and most neighbourhood searches (docs/benchmarks.md, "Graphs: CP-SAT").
         var solver = new CpSolver
         {
             StringParameters = FormattableString.Invariant(
-                $"max_time_in_seconds:{Math.Max(0, timeLimit.TotalSeconds):0.###} num_workers:{Math.Max(MinWorkers, Environment.ProcessorCount)} random_seed:1"),
+                $"max_time_in_seconds:{timeLimit.TotalSeconds:0.###} num_workers:{Math.Max(MinWorkers, Environment.ProcessorCount)} random_seed:1"),
         };
-        return (model, solver.Solve(model.Model), solver);
+        var status = solver.Solve(model.Model);
+        return (status, status is CpSolverStatus.Optimal or CpSolverStatus.Feasible ? new Solution(model, solver) : null);
+    }
+
+    /// <summary>A solution of the model: the model and the solver that solved it.</summary>
+    private sealed record Solution(StagedModel Model, CpSolver Solver)
+    {
+        public Schedule Schedule() => Model.Schedule(Solver, "cpsat");
     }
 
     /// <summary>

@@ -22,8 +22,37 @@ internal sealed class StagedModel
     private readonly BoolVar?[,] _plain, _record; // [stage, node]: x_v plain, x̄_v stored, when the stage starts
     private readonly List<(IntVar Value, Constraint Definition)> _memory = []; // the memory so far, in the order defined
 
-    public StagedModel(Graph graph, long? budgetBytes, int? window = null)
+    /// <summary>
+    /// Builds the model, or returns null as soon as <paramref name="affordable"/> (asked once per stage with the model so
+    /// far) says it takes too long or grows too large.
+    /// </summary>
+    public static StagedModel? Build(Graph graph, long? budgetBytes, int? window, Func<CpModel, bool> affordable)
     {
+        try
+        {
+            return new StagedModel(graph, budgetBytes, window, affordable);
+        }
+        catch (Unaffordable)
+        {
+            return null;
+        }
+    }
+
+    private sealed class Unaffordable : Exception;
+
+    /// <summary>Builds the model, whatever its size.</summary>
+    public StagedModel(Graph graph, long? budgetBytes, int? window = null) : this(graph, budgetBytes, window, _ => true)
+    {
+    }
+
+    private StagedModel(Graph graph, long? budgetBytes, int? window, Func<CpModel, bool> affordable)
+    {
+        void Afford()
+        {
+            if (!affordable(Model))
+                throw new Unaffordable();
+        }
+
         _graph = graph;
         int N = _n = graph.Count, T = 2 * N;
         Model = new CpModel();
@@ -68,7 +97,7 @@ internal sealed class StagedModel
         _feLate = new BoolVar?[T + 1, N + 1];
         var plain = _plain = new BoolVar?[T + 2, N + 1];
         var record = _record = new BoolVar?[T + 2, N + 1];
-        for (int t = 1; t <= T; t++)
+        for (int t = 1; t <= T; t++, Afford())
             for (int v = 1; v <= N; v++)
             {
                 bool forward = t <= N;
@@ -149,7 +178,7 @@ internal sealed class StagedModel
         // x0 stays until the last of its readers' backwards.
         bool InputAlive(int t) => t <= BStage(Last(0));
 
-        for (int t = 1; t <= T; t++)
+        for (int t = 1; t <= T; t++, Afford())
         {
             bool forward = t <= N;
             int b = forward ? 0 : 2 * N + 1 - t;
