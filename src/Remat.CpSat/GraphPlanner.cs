@@ -168,7 +168,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// <summary>The least-peak plan made without the solver: of the block plans (<see cref="GraphBlocks.LeastPeak"/>) and every segmentation.</summary>
     private static Trace LeastPeakStart(Graph graph) =>
         Enumerable.Range(1, graph.Count).Select(n => GraphSimulator.Run(graph, GraphSegments.Plan(graph, n)))
-            .Append(GraphBlocks.LeastPeak(graph)).OfType<Trace>().MinBy(t => t.PeakBytes)!;
+            .Append(GraphBlocks.LeastPeak(graph)).MinBy(t => t.PeakBytes)!;
 
     /// <summary>
     /// The error for a budget the solver proved too small: the least peak found in the time left (the smallest budget

@@ -237,7 +237,7 @@ public sealed class GraphBlocks
 
     /// <summary>
     /// The fastest expansion of an <see cref="Optimal"/> plan of the block chains (<see cref="AtCuts"/>,
-    /// <see cref="PerNode"/>, <see cref="PerNodeKeepingSkips"/>) of at most <see cref="MaxStages"/> stages whose peak
+    /// <see cref="PerNode"/>, <see cref="PerNodeKeepingSkips"/>, each of at most <see cref="MaxStages"/> stages) whose peak
     /// in the graph is within <paramref name="budgetBytes"/>, or null when none has one. A chain's terms may be loose,
     /// so its budget is searched (its least peak, the graph's budget, then by bisection, at most
     /// <see cref="MaxTries"/> plans) for the largest whose expansion fits; every expansion is checked by
@@ -248,17 +248,26 @@ public sealed class GraphBlocks
 
     /// <summary>
     /// The block plan with the least peak in the graph that <see cref="Fastest"/> considers: of the three ways of
-    /// cutting, the expansion of each block chain's least-peak plan, simulated; null when every block chain is longer
-    /// than <see cref="MaxStages"/>.
+    /// cutting, the expansion of each block chain's least-peak plan, simulated.
     /// </summary>
-    public static Trace? LeastPeak(Graph graph) =>
-        Plannable(graph).Select(blocks => blocks.Planned(Optimal.MinimumBudget(blocks.Chain))).MinBy(t => t.PeakBytes);
+    public static Trace LeastPeak(Graph graph) =>
+        Plannable(graph).Select(blocks => blocks.Planned(Optimal.MinimumBudget(blocks.Chain))).MinBy(t => t.PeakBytes)!;
 
-    /// <summary>The three ways of cutting <paramref name="graph"/> whose block chains have at most <see cref="MaxStages"/> stages.</summary>
+    /// <summary>The three ways of cutting <paramref name="graph"/>, each in at most <see cref="MaxStages"/> blocks.</summary>
     private static IEnumerable<GraphBlocks> Plannable(Graph graph)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        return new[] { AtCuts(graph), PerNode(graph), PerNodeKeepingSkips(graph) }.Where(blocks => blocks.Chain.Length <= MaxStages);
+        return new[] { AtCuts(graph), PerNode(graph), PerNodeKeepingSkips(graph) }.Select(blocks => blocks.AtMost(MaxStages));
+    }
+
+    /// <summary>
+    /// These blocks, or, where there are more than <paramref name="stages"/>, every k-th end of them for the least k
+    /// that leaves at most that many (the graph's output always ends the last).
+    /// </summary>
+    private GraphBlocks AtMost(int stages)
+    {
+        int k = (_ends.Length + stages - 1) / stages;
+        return k == 1 ? this : new GraphBlocks(Graph, [.. _ends.Where((_, i) => (i + 1) % k == 0 || i == _ends.Length - 1)], _kept);
     }
 
     /// <summary>The expansion of the chain program's plan of the block chain at <paramref name="chainBudget"/>, simulated in the graph.</summary>

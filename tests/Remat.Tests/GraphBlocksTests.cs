@@ -116,4 +116,21 @@ public class GraphBlocksTests
         }
         Assert.Null(GraphBlocks.Fastest(GraphModels.UNet(3), 1));
     }
+
+    [Fact]
+    public void A_graph_of_more_blocks_than_the_chain_program_plans_is_planned_in_blocks_of_several()
+    {
+        // 300 stages, past the 256 the block plans take: every k-th end of each cutting is kept (k = 2 here).
+        var chain = Chain.Heterogeneous(300);
+        var graph = Graph.FromChain(chain);
+        long budget = StoreAllPeak(chain) / 2;
+        var fastest = GraphBlocks.Fastest(graph, budget);
+        Assert.True(fastest is not null, "no block plan for the 300-stage chain at half of store-all's peak");
+        var trace = GraphSimulator.Run(graph, fastest);
+        var segments = GraphSimulator.Run(graph, GraphSegments.Fastest(graph, budget)!);
+        Assert.True(trace.PeakBytes <= budget && trace.Time < segments.Time,
+            $"the block plan runs at {trace.PeakBytes} bytes in {trace.Time} against a budget of {budget}; the fastest segmentation takes {segments.Time}");
+        var least = GraphBlocks.LeastPeak(graph);
+        Assert.True(least.PeakBytes < budget, $"the least-peak block plan of the 300-stage chain peaks at {least.PeakBytes}, not below {budget}");
+    }
 }
