@@ -29,9 +29,6 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// </summary>
     private const int MaxVariables = 1_000_000;
 
-    /// <summary>The status of a model not built because it would pass <see cref="MaxVariables"/>.</summary>
-    private const CpSolverStatus TooLarge = CpSolverStatus.ModelInvalid;
-
     /// <summary>
     /// The local models, in turn, each with the share of the time limit by which it ends (sooner once it proves its
     /// plan optimal). A local model lets the stage of node k (its first forward, or its backward) run only the nodes
@@ -87,19 +84,19 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
                     first = local;
             }
         }
-        var (status, found) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes, null, afford), first?.Schedule), () => Left(timeLimit));
+        var (status, found, tooLarge) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes, null, afford), first?.Schedule), () => Left(timeLimit));
         if (status == CpSolverStatus.Infeasible)
             throw Infeasible(graph, () => Left(timeLimit));
         if (found is null)
         {
             if (first is not null) // the solver proved nothing in time: the first solution stands, with no proven gap
-                return new Result(first.Schedule, first, false, double.NaN) { TooLarge = status == TooLarge };
+                return new Result(first.Schedule, first, false, double.NaN) { TooLarge = tooLarge };
             long least = LeastPeakStart(graph).PeakBytes; // above the budget, or a first solution would have fitted
-            string why = status == TooLarge ? FormattableString.Invariant($"its model of this graph passes {MaxVariables:N0} variables") : $"{status}";
+            string why = tooLarge ? FormattableString.Invariant($"its model of this graph passes {MaxVariables:N0} variables") : $"{status}";
             throw new PlanningLimitException(
                 $"the solver found no schedule within {timeLimit.TotalSeconds:0.#} s ({why}) in {ByteSize.Format(budgetBytes)}; {ByteSize.Format(least)} " +
                 $"({least} bytes), the least peak of the plans made without it, plans at once." +
-                (status == TooLarge ? "" : " For less, give the solver more time (--time-limit)."));
+                (tooLarge ? "" : " For less, give the solver more time (--time-limit)."));
         }
         var schedule = found.Schedule();
         var trace = GraphSimulator.Run(graph, schedule);
@@ -132,7 +129,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// </summary>
     private Trace? LocalSolution(Graph graph, int window, Schedule? hint, Func<TimeSpan> limit)
     {
-        var (_, found) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes, window, afford), hint), limit);
+        var (_, found, _) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes, window, afford), hint), limit);
         if (found is null)
             return null;
         var trace = GraphSimulator.Run(graph, found.Schedule());
@@ -158,7 +155,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     private static (long Peak, bool Proven, long AtOnce) LeastPeak(Graph graph, Func<TimeSpan> left)
     {
         var start = LeastPeakStart(graph);
-        var (status, found) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes: null, null, afford), start.Schedule), left);
+        var (status, found, _) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes: null, null, afford), start.Schedule), left);
         if (found is null)
             return (start.PeakBytes, false, start.PeakBytes);
         long peak = GraphSimulator.Run(graph, found.Schedule()).PeakBytes;
@@ -199,10 +196,10 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// and back, and presolve reads the clock seldom (the whole model of the 152-node ResNet: built in 2.0 s, 1.8 s over
     /// the solver's limit and 0.8 s of copying; the 60-node U-Net's plans ended 0.2 s over with the second left out;
     /// docs/benchmarks.md, "Graphs: CP-SAT"). So the build stops, and the solver is not called, once that would leave the
-    /// solver no time, and a model stops at <see cref="MaxVariables"/> (status <see cref="TooLarge"/>). The solution,
-    /// where the solver found one, comes with the model and the solver.
+    /// solver no time, and a model stops at <see cref="MaxVariables"/> (<c>TooLarge</c>). The solution, where the solver
+    /// found one, comes with the model and the solver. A model the solver calls invalid is a bug in it, and throws.
     /// </summary>
-    private static (CpSolverStatus Status, Solution? Found) Solve(Func<Func<CpModel, bool>, StagedModel?> build, Func<TimeSpan> left)
+    private static (CpSolverStatus Status, Solution? Found, bool TooLarge) Solve(Func<Func<CpModel, bool>, StagedModel?> build, Func<TimeSpan> left)
     {
         var watch = Stopwatch.StartNew();
         var start = left();
@@ -214,7 +211,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
         });
         var timeLimit = left() - 2 * watch.Elapsed - TimeSpan.FromSeconds(1);
         if (model is null || timeLimit <= TimeSpan.Zero)
-            return (tooLarge ? TooLarge : CpSolverStatus.Unknown, null);
+            return (CpSolverStatus.Unknown, null, tooLarge);
         // At least eight workers, even on two cores: below eight, CP-SAT's portfolio leaves out the workers that raise
         // the lower bound and most neighbourhood searches (docs/benchmarks.md, "Graphs: CP-SAT").
         var solver = new CpSolver
@@ -223,7 +220,9 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
                 $"max_time_in_seconds:{timeLimit.TotalSeconds:0.###} num_workers:{Math.Max(MinWorkers, Environment.ProcessorCount)} random_seed:1"),
         };
         var status = solver.Solve(model.Model);
-        return (status, status is CpSolverStatus.Optimal or CpSolverStatus.Feasible ? new Solution(model, solver) : null);
+        if (status == CpSolverStatus.ModelInvalid)
+            throw new InvalidOperationException($"CP-SAT calls the model invalid ({model.Model.Validate()}): a bug in the model.");
+        return (status, status is CpSolverStatus.Optimal or CpSolverStatus.Feasible ? new Solution(model, solver) : null, false);
     }
 
     /// <summary>A solution of the model: the model and the solver that solved it.</summary>
