@@ -13,7 +13,7 @@ public static class Cli
     {
         var root = new RootCommand("Remat: activation checkpointing for .NET. Plan which activations to keep and which to recompute.")
         {
-            PlanCommand.Create(output),
+            PlanCommand.Create(output, error),
             CompareCommand.Create(output),
             TrainCommand.Create(output, error),
             MemoryCommand.Create(output),

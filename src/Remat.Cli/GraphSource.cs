@@ -31,7 +31,7 @@ internal sealed class GraphSource
     };
 
     /// <summary>Plans the graph of <paramref name="spec"/> within <paramref name="budget"/> and writes the summary or the plan JSON.</summary>
-    public int Plan(ParseResult parse, string spec, long? budget, bool json, bool ops, TextWriter output)
+    public int Plan(ParseResult parse, string spec, long? budget, bool json, bool ops, TextWriter output, CancellationToken cancellation)
     {
         double seconds = parse.GetValue(TimeLimit);
         if (!(seconds > 0 && seconds <= 86_400))
@@ -40,7 +40,7 @@ internal sealed class GraphSource
         if (budget is not { } b)
             throw new UsageException(
                 $"--graph plans to a memory budget; give --budget (store-all peaks at {ByteSize.Format(GraphSimulator.Run(graph, graph.StoreAll()).PeakBytes)}).");
-        var result = new CpSat.GraphPlanner(b, TimeSpan.FromSeconds(seconds)).Plan(graph);
+        var result = new CpSat.GraphPlanner(b, TimeSpan.FromSeconds(seconds)).Plan(graph, cancellation);
         string proof = result.Optimal ? "optimal (proven)"
             : result.TooLarge ? "the best plan of the local models, block plans and segmentations (the solver's model of this graph passes a million variables, so nothing is proven; a graph of fewer nodes, such as whole blocks, gets it)"
             : double.IsNaN(result.Gap) ? $"the best plan of the local models, block plans and segmentations (the solver proved nothing in {seconds.ToString(CultureInfo.InvariantCulture)} s; give it more time)"

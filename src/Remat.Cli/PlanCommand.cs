@@ -5,7 +5,7 @@ namespace Remat.Cli;
 /// <summary><c>remat plan</c>: one strategy's schedule for a chain, as a summary or as the plan JSON.</summary>
 internal static class PlanCommand
 {
-    public static Command Create(TextWriter output)
+    public static Command Create(TextWriter output, TextWriter error)
     {
         var source = new ChainSource();
         var graphs = new GraphSource();
@@ -18,7 +18,8 @@ internal static class PlanCommand
         var command = new Command("plan", "Plan a schedule for a chain (or a graph, with --graph) and measure it with the simulator.");
         foreach (var o in source.All.Concat(graphs.All).Concat(strategies.All).Append(strategy).Append(json).Append(ops).Append(html))
             command.Options.Add(o);
-        command.SetAction(parse =>
+        // The plan runs on its own task, so that Ctrl-C reaches the cancellation token while the solver runs.
+        command.SetAction((parse, cancellation) => Task.Run(() =>
         {
             string name = parse.GetValue(strategy)!;
             long? budget = parse.GetValue(strategies.Budget);
@@ -28,7 +29,15 @@ internal static class PlanCommand
                     throw new UsageException("give either --graph or a chain (--chain, --layers), not both.");
                 if (name != "optimal" || parse.GetValue(html) is not null)
                     throw new UsageException("--graph plans with the CP-SAT solver only: leave out --strategy and --html.");
-                return graphs.Plan(parse, graph, budget, parse.GetValue(json), parse.GetValue(ops), output);
+                try
+                {
+                    return graphs.Plan(parse, graph, budget, parse.GetValue(json), parse.GetValue(ops), output, cancellation);
+                }
+                catch (OperationCanceledException)
+                {
+                    error.WriteLine("remat: stopped; no plan was written.");
+                    return 130;
+                }
             }
             if (parse.GetResult(graphs.TimeLimit) is { Implicit: false })
                 throw new UsageException("--time-limit is for --graph; a chain is planned by the dynamic program.");
@@ -41,7 +50,7 @@ internal static class PlanCommand
                 ? PlanReport.Json(w => PlanReport.Json(w, chain.Length, chain.BaselineTime, trace, reported)) + Environment.NewLine
                 : PlanReport.Text(chain.Length, chain.BaselineTime, trace, budget, parse.GetValue(ops)));
             return 0;
-        });
+        }, CancellationToken.None));
         return command;
     }
 }

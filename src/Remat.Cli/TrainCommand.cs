@@ -88,8 +88,17 @@ internal static class TrainCommand
                 double seconds = parse.GetValue(timeLimit);
                 if (!(seconds > 0 && seconds <= 86_400))
                     throw new UsageException($"--time-limit {seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}: give the solver between 0 and 86400 seconds.");
-                var (graph, graphRuns) = GraphRuns(modelName, names, parse.GetValue(layers) ?? (modelName == "unet" ? 3 : 8),
-                    parse.GetValue(width) ?? 16, parse.GetValue(batch) ?? 32, parse.GetValue(strategies.Budget), parse.GetValue(seed), seconds);
+                Graph graph;
+                List<Run> graphRuns;
+                try
+                {
+                    (graph, graphRuns) = GraphRuns(modelName, names, parse.GetValue(layers) ?? (modelName == "unet" ? 3 : 8),
+                        parse.GetValue(width) ?? 16, parse.GetValue(batch) ?? 32, parse.GetValue(strategies.Budget), parse.GetValue(seed), seconds, cancellation);
+                }
+                catch (OperationCanceledException) // in the solver's planning
+                {
+                    return Stopped(error);
+                }
                 if (parse.GetValue(saveProfile) is { } graphProfile)
                     WriteFile(graphProfile, ChainJson.Serialize(graph));
                 if (RoundRobin(graphRuns, parse.GetValue(steps) ?? 10, error, cancellation) is { } stopped)
@@ -152,11 +161,17 @@ internal static class TrainCommand
             if (cancellation.IsCancellationRequested)
             {
                 error.WriteLine();
-                error.WriteLine("remat: stopped; no results were written.");
-                return 130;
+                return Stopped(error);
             }
         }
         return null;
+    }
+
+    /// <summary>Says that Ctrl-C stopped the run before anything was written, and returns its exit code, 130.</summary>
+    private static int Stopped(TextWriter error)
+    {
+        error.WriteLine("remat: stopped; no results were written.");
+        return 130;
     }
 
     /// <summary>The strategies that plan graphs: store-all, periodic segments (<see cref="GraphSegments"/>) and CP-SAT.</summary>
@@ -168,7 +183,7 @@ internal static class TrainCommand
     /// <paramref name="seconds"/>) at <paramref name="budget"/>, by default periodic's planned peak, so the two compare at the same memory.
     /// </summary>
     private static (Graph Graph, List<Run> Runs) GraphRuns(string model, string[] names, int depth, int width, int batch, long? budget, long seed,
-        double seconds)
+        double seconds, CancellationToken cancellation)
     {
         if (width < TrainGraphs.MinChannels)
             throw new UsageException($"--width is {width}; the graph models need at least {TrainGraphs.MinChannels} channels: below that, libtorch 2.10's " +
@@ -198,7 +213,7 @@ internal static class TrainCommand
             {
                 "storeall" => graph.StoreAll(),
                 "periodic" => periodic,
-                _ => new CpSat.GraphPlanner(memory, TimeSpan.FromSeconds(seconds)).Plan(graph).Schedule,
+                _ => new CpSat.GraphPlanner(memory, TimeSpan.FromSeconds(seconds)).Plan(graph, cancellation).Schedule,
             };
             var copy = TrainGraphs.Build(model, depth, width, seed);
             var executor = new GraphExecutor(graph, copy.Nodes);

@@ -56,16 +56,17 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
 
     /// <summary>
     /// Plans <paramref name="graph"/>. Throws <see cref="InfeasibleBudgetException"/> with the least peak the solver
-    /// finds when it proves that no schedule fits, and <see cref="PlanningLimitException"/> when the time ran out
-    /// before any schedule was found.
+    /// finds when it proves that no schedule fits, <see cref="PlanningLimitException"/> when the time ran out before
+    /// any schedule was found, and <see cref="OperationCanceledException"/> soon after <paramref name="cancellation"/>
+    /// is cancelled (the solver stops at once; a block plan being made is finished first).
     /// </summary>
-    public Result Plan(Graph graph)
+    public Result Plan(Graph graph, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        return OnThreadOfItsOwn(() => PlanHere(graph));
+        return OnThreadOfItsOwn(() => PlanHere(graph, cancellation));
     }
 
-    private Result PlanHere(Graph graph)
+    private Result PlanHere(Graph graph, CancellationToken cancellation)
     {
         var watch = Stopwatch.StartNew(); // the limit covers the whole plan: first solution, building the models and solving
         TimeSpan Left(TimeSpan limit) => limit > watch.Elapsed ? limit - watch.Elapsed : TimeSpan.Zero;
@@ -79,14 +80,14 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
         {
             foreach (var (window, until) in LocalPasses)
             {
-                var local = LocalSolution(graph, window, first?.Schedule, () => Left(timeLimit * until));
+                var local = LocalSolution(graph, window, first?.Schedule, () => Left(timeLimit * until), cancellation);
                 if (local is not null && (first is null || local.Time < first.Time))
                     first = local;
             }
         }
-        var (status, found, tooLarge) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes, null, afford), first?.Schedule), () => Left(timeLimit));
+        var (status, found, tooLarge) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes, null, afford), first?.Schedule), () => Left(timeLimit), cancellation);
         if (status == CpSolverStatus.Infeasible)
-            throw Infeasible(graph, () => Left(timeLimit));
+            throw Infeasible(graph, () => Left(timeLimit), cancellation);
         if (found is null)
         {
             if (first is not null) // the solver proved nothing in time: the first solution stands, with no proven gap
@@ -127,9 +128,9 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// <paramref name="hint"/>: within the time <paramref name="limit"/> gives once the model is built, or sooner where
     /// the solver proves it optimal for that model; null when it finds none.
     /// </summary>
-    private Trace? LocalSolution(Graph graph, int window, Schedule? hint, Func<TimeSpan> limit)
+    private Trace? LocalSolution(Graph graph, int window, Schedule? hint, Func<TimeSpan> limit, CancellationToken cancellation)
     {
-        var (_, found, _) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes, window, afford), hint), limit);
+        var (_, found, _) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes, window, afford), hint), limit, cancellation);
         if (found is null)
             return null;
         var trace = GraphSimulator.Run(graph, found.Schedule());
@@ -140,22 +141,23 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// <summary>
     /// The least peak of any schedule of the model, found by the solver within <paramref name="timeLimit"/>, started
     /// from the least-peak plan made without it (block plans and segmentations): proven least when the solver finishes
-    /// in time, else the least found.
+    /// in time, else the least found. Throws <see cref="OperationCanceledException"/> soon after <paramref name="cancellation"/>
+    /// is cancelled.
     /// </summary>
-    public static long MinimumBudget(Graph graph, TimeSpan timeLimit)
+    public static long MinimumBudget(Graph graph, TimeSpan timeLimit, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        return OnThreadOfItsOwn(() => LeastPeak(graph, () => timeLimit)).Peak;
+        return OnThreadOfItsOwn(() => LeastPeak(graph, () => timeLimit, cancellation)).Peak;
     }
 
     /// <summary>
     /// The least peak found within the time <paramref name="left"/> gives, whether the solver proved it least, and the
     /// least peak of the plans made without the solver, where it started (a budget that plans at once).
     /// </summary>
-    private static (long Peak, bool Proven, long AtOnce) LeastPeak(Graph graph, Func<TimeSpan> left)
+    private static (long Peak, bool Proven, long AtOnce) LeastPeak(Graph graph, Func<TimeSpan> left, CancellationToken cancellation)
     {
         var start = LeastPeakStart(graph);
-        var (status, found, _) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes: null, null, afford), start.Schedule), left);
+        var (status, found, _) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes: null, null, afford), start.Schedule), left, cancellation);
         if (found is null)
             return (start.PeakBytes, false, start.PeakBytes);
         long peak = GraphSimulator.Run(graph, found.Schedule()).PeakBytes;
@@ -171,10 +173,10 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// The error for a budget the solver proved too small: the least peak found in the time left (the smallest budget
     /// that works, when the solver proved it), and the budget that plans at once, from the plans made without the solver.
     /// </summary>
-    private InfeasibleBudgetException Infeasible(Graph graph, Func<TimeSpan> left)
+    private InfeasibleBudgetException Infeasible(Graph graph, Func<TimeSpan> left, CancellationToken cancellation)
     {
         static string Size(long bytes) => $"{ByteSize.Format(bytes)} ({bytes} bytes)";
-        var (least, proven, atOnce) = LeastPeak(graph, left);
+        var (least, proven, atOnce) = LeastPeak(graph, left, cancellation);
         string found = proven ? $"the smallest budget that works is {Size(least)}" : $"the least peak found in the time left is {Size(least)}";
         string plans = atOnce > least ? $"; {Size(atOnce)}, the least peak of the plans made without the solver, plans at once" : ", which plans at once";
         return new InfeasibleBudgetException(budgetBytes, least,
@@ -199,27 +201,35 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// solver no time, and a model stops at <see cref="MaxVariables"/> (<c>TooLarge</c>). The solution, where the solver
     /// found one, comes with the model and the solver. A model the solver calls invalid is a bug in it, and throws.
     /// </summary>
-    private static (CpSolverStatus Status, Solution? Found, bool TooLarge) Solve(Func<Func<CpModel, bool>, StagedModel?> build, Func<TimeSpan> left)
+    private static (CpSolverStatus Status, Solution? Found, bool TooLarge) Solve(Func<Func<CpModel, bool>, StagedModel?> build, Func<TimeSpan> left,
+        CancellationToken cancellation)
     {
+        cancellation.ThrowIfCancellationRequested();
         var watch = Stopwatch.StartNew();
         var start = left();
         bool tooLarge = false;
         var model = build(m =>
         {
             tooLarge = m.Model.Variables.Count > MaxVariables;
-            return !tooLarge && 3 * watch.Elapsed < start - TimeSpan.FromSeconds(1);
+            return !tooLarge && !cancellation.IsCancellationRequested && 3 * watch.Elapsed < start - TimeSpan.FromSeconds(1);
         });
+        cancellation.ThrowIfCancellationRequested();
         var timeLimit = left() - 2 * watch.Elapsed - TimeSpan.FromSeconds(1);
         if (model is null || timeLimit <= TimeSpan.Zero)
             return (CpSolverStatus.Unknown, null, tooLarge);
         // At least eight workers, even on two cores: below eight, CP-SAT's portfolio leaves out the workers that raise
-        // the lower bound and most neighbourhood searches (docs/benchmarks.md, "Graphs: CP-SAT").
+        // the lower bound and most neighbourhood searches (docs/benchmarks.md, "Graphs: CP-SAT"). CP-SAT's own Ctrl-C
+        // handler is off: in a .NET process it aborted the process ("std::bad_function_call"), and the host's handler
+        // (the CLI's, which cancels) is the one that should see it.
         var solver = new CpSolver
         {
             StringParameters = FormattableString.Invariant(
-                $"max_time_in_seconds:{timeLimit.TotalSeconds:0.###} num_workers:{Math.Max(MinWorkers, Environment.ProcessorCount)} random_seed:1"),
+                $"max_time_in_seconds:{timeLimit.TotalSeconds:0.###} num_workers:{Math.Max(MinWorkers, Environment.ProcessorCount)} random_seed:1 catch_sigint_signal:false"),
         };
-        var status = solver.Solve(model.Model);
+        CpSolverStatus status;
+        using (cancellation.Register(solver.StopSearch))
+            status = solver.Solve(model.Model);
+        cancellation.ThrowIfCancellationRequested();
         if (status == CpSolverStatus.ModelInvalid)
             throw new InvalidOperationException($"CP-SAT calls the model invalid ({model.Model.Validate()}): a bug in the model.");
         return (status, status is CpSolverStatus.Optimal or CpSolverStatus.Feasible ? new Solution(model, solver) : null, false);

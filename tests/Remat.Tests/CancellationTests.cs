@@ -45,4 +45,19 @@ public class CancellationTests
         Assert.Equal(0, process.ExitCode);
         Assert.Contains("stopped", await process.StandardOutput.ReadToEndAsync());
     }
+
+    [Fact]
+    public async Task Ctrl_C_stops_remat_plan_while_the_graph_solver_runs()
+    {
+        // CP-SAT's own Ctrl-C handler aborted the process here ("std::bad_function_call", exit code 134).
+        using var process = Start("plan", "--graph", "unet", "--budget", "200MiB", "--time-limit", "60");
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        await Task.Delay(TimeSpan.FromSeconds(8)); // past the block plans, into the solver
+        Interrupt(process);
+        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(20)), "remat plan --graph did not stop within 20 s of Ctrl-C");
+        Assert.True(process.ExitCode == 130, $"exit code {process.ExitCode}, not 130; standard error: {await stderr}");
+        Assert.Contains("stopped", await stderr);
+        Assert.Equal("", await stdout);
+    }
 }

@@ -141,4 +141,15 @@ public class GraphPlannerTests
         Assert.True(!plan.Optimal && double.IsNaN(plan.Gap), $"a plan the solver never saw is reported optimal {plan.Optimal} with gap {plan.Gap}");
         Assert.True(plan.Trace.PeakBytes <= budget, $"the first plan peaks at {plan.Trace.PeakBytes}, over the budget {budget}");
     }
+
+    [Fact]
+    public void A_cancelled_plan_stops_the_solver_at_once()
+    {
+        var graph = GraphModels.UNet(5);
+        long budget = GraphSimulator.Run(graph, graph.StoreAll()).PeakBytes / 2;
+        using var cancellation = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        Assert.ThrowsAny<OperationCanceledException>(() => new GraphPlanner(budget, TimeSpan.FromSeconds(60)).Plan(graph, cancellation.Token));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(15), $"a plan cancelled after 3 s of 60 stopped after {watch.Elapsed.TotalSeconds:F1} s");
+    }
 }

@@ -151,8 +151,9 @@ internal static class VizApi
     /// <summary>
     /// Plans a synthetic graph (<see cref="GraphModels"/>) with CP-SAT at a share of store-all's peak, within a time
     /// limit of at most 30 s, and describes each node: how often it is forwarded and whether its output is freed early.
+    /// The solver stops when <paramref name="aborted"/> is cancelled (the page went away).
     /// </summary>
-    public static GraphResponse Graph(GraphRequest request)
+    public static GraphResponse Graph(GraphRequest request, CancellationToken aborted = default)
     {
         var graph = request.Model switch
         {
@@ -166,7 +167,7 @@ internal static class VizApi
             throw new UsageException($"timeLimitSeconds is {request.TimeLimitSeconds}; the page gives the solver 0 to 30 s.");
         long storeAll = GraphSimulator.Run(graph, graph.StoreAll()).PeakBytes;
         long budget = (long)(storeAll * request.BudgetFraction);
-        var result = new CpSat.GraphPlanner(budget, TimeSpan.FromSeconds(request.TimeLimitSeconds)).Plan(graph);
+        var result = new CpSat.GraphPlanner(budget, TimeSpan.FromSeconds(request.TimeLimitSeconds)).Plan(graph, aborted);
         var trace = result.Trace;
         var freed = trace.Schedule.Ops.Where(o => o.Kind == OpKind.Free).Select(o => o.Stage).ToHashSet();
         var nodes = Enumerable.Range(1, graph.Count).Select(v =>

@@ -40,7 +40,7 @@ internal sealed class VizServer : IAsyncDisposable
         app.MapPost("/api/plan", (PlanRequest request) => Answer(() => VizApi.Plan(request)));
         app.MapPost("/api/tradeoff", (ChainRequest request) => Answer(() => VizApi.Tradeoff(request)));
         app.MapPost("/api/concept", (ChainRequest request) => Answer(() => VizApi.Concept(request)));
-        app.MapPost("/api/graph", (GraphRequest request) => Answer(() => VizApi.Graph(request)));
+        app.MapPost("/api/graph", (GraphRequest request, CancellationToken aborted) => Answer(() => VizApi.Graph(request, aborted)));
         app.MapGet("/api/presets", () => Remat.Transformers.TransformerPreset.All.Select(p => p.Name));
         app.MapGet("/api/memory", (HttpRequest request) =>
         {
