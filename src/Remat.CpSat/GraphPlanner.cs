@@ -93,9 +93,9 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
             if (first is not null) // the solver proved nothing in time: the first solution stands, with no proven gap
                 return new Result(first.Schedule, first, false, double.NaN) { TooLarge = tooLarge };
             long least = LeastPeakStart(graph).PeakBytes; // above the budget, or a first solution would have fitted
-            string why = tooLarge ? FormattableString.Invariant($"its model of this graph passes {MaxVariables:N0} variables") : $"{status}";
+            string why = tooLarge ? FormattableString.Invariant($" (its model of this graph passes {MaxVariables:N0} variables)") : "";
             throw new PlanningLimitException(
-                $"the solver found no schedule within {timeLimit.TotalSeconds:0.#} s ({why}) in {ByteSize.Format(budgetBytes)}; {ByteSize.Format(least)} " +
+                $"the solver found no schedule within {timeLimit.TotalSeconds:0.#} s{why} in {ByteSize.Format(budgetBytes)}; {ByteSize.Format(least)} " +
                 $"({least} bytes), the least peak of the plans made without it, plans at once." +
                 (tooLarge ? "" : " For less, give the solver more time (--time-limit)."));
         }
