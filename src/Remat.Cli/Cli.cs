@@ -8,6 +8,16 @@ public static class Cli
     /// <summary>Exit code of a usage error: bad arguments, a bad chain file, an infeasible budget.</summary>
     public const int UsageError = 2;
 
+    /// <summary>Exit code of a command that Ctrl-C stopped (128 + SIGINT).</summary>
+    public const int Interrupted = 130;
+
+    /// <summary>Says that Ctrl-C stopped the command and that <paramref name="nothing"/>; returns <see cref="Interrupted"/>.</summary>
+    internal static int Stopped(TextWriter error, string nothing)
+    {
+        error.WriteLine($"remat: stopped; {nothing}.");
+        return Interrupted;
+    }
+
     /// <summary>Runs <c>remat</c> with <paramref name="args"/>, writing to the given writers; returns the exit code.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {

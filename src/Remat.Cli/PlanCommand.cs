@@ -35,8 +35,7 @@ internal static class PlanCommand
                 }
                 catch (OperationCanceledException)
                 {
-                    error.WriteLine("remat: stopped; no plan was written.");
-                    return 130;
+                    return Cli.Stopped(error, "no plan was written");
                 }
             }
             if (parse.GetResult(graphs.TimeLimit) is { Implicit: false })

@@ -97,7 +97,7 @@ internal static class TrainCommand
                 }
                 catch (OperationCanceledException) // in the solver's planning
                 {
-                    return Stopped(error);
+                    return Cli.Stopped(error, NothingWritten);
                 }
                 if (parse.GetValue(saveProfile) is { } graphProfile)
                     WriteFile(graphProfile, ChainJson.Serialize(graph));
@@ -161,18 +161,13 @@ internal static class TrainCommand
             if (cancellation.IsCancellationRequested)
             {
                 error.WriteLine();
-                return Stopped(error);
+                return Cli.Stopped(error, NothingWritten);
             }
         }
         return null;
     }
 
-    /// <summary>Says that Ctrl-C stopped the run before anything was written, and returns its exit code, 130.</summary>
-    private static int Stopped(TextWriter error)
-    {
-        error.WriteLine("remat: stopped; no results were written.");
-        return 130;
-    }
+    private const string NothingWritten = "no results were written";
 
     /// <summary>The strategies that plan graphs: store-all, periodic segments (<see cref="GraphSegments"/>) and CP-SAT.</summary>
     private static readonly string[] GraphNames = ["storeall", "periodic", "optimal"];
