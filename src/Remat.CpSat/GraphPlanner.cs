@@ -44,7 +44,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// <param name="Schedule">The schedule.</param>
     /// <param name="Trace">The graph simulator's replay of it.</param>
     /// <param name="Optimal">True when the solver proved that no schedule of its model is faster.</param>
-    /// <param name="Gap">The proven relative gap between the schedule's time and the best possible one: 0 when optimal, NaN when the solver proved nothing in time and the first solution stands.</param>
+    /// <param name="Gap">The proven relative gap between the schedule's time and the best possible one: 0 when optimal, NaN when the solver proved nothing (in time, or at all: <see cref="Result.TooLarge"/>) and the first solution or a local model's plan stands.</param>
     public sealed record Result(Schedule Schedule, Trace Trace, bool Optimal, double Gap)
     {
         /// <summary>
