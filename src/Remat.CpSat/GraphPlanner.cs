@@ -76,7 +76,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
             return new Result(storeAll, storeAllTrace, true, 0);
         // The schedule to start from, with its trace: simulated once, compared with the local plan and the solver's.
         var first = FirstSolution(graph);
-        if (!graph.IsChain) // a chain's first solution is already the chain program's
+        if (!ChainProgramPlans(graph)) // else the first solution is already the chain program's
         {
             foreach (var (window, until) in LocalPasses)
             {
@@ -85,7 +85,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
                     first = local;
             }
         }
-        var (status, found, tooLarge) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes, null, afford), first?.Schedule), () => Left(timeLimit), cancellation);
+        var (status, found, tooLarge) = Solve(graph, afford => Hinted(StagedModel.Build(graph, budgetBytes, null, afford), first?.Schedule), () => Left(timeLimit), cancellation);
         if (status == CpSolverStatus.Infeasible)
             throw Infeasible(graph, () => Left(timeLimit), cancellation);
         if (found is null)
@@ -112,16 +112,24 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
 
     /// <summary>
     /// A valid schedule within the budget (which store-all does not fit) to start from, simulated: the chain program's
-    /// plan for a chain, else the faster of the chain program's best plan across the graph's blocks
-    /// (<see cref="GraphBlocks"/>) and the fastest segmentation (<see cref="GraphSegments"/>); null when none fits.
+    /// plan for a chain of up to <see cref="GraphBlocks.MaxStages"/> stages, else the faster of the chain program's best
+    /// plan across the graph's blocks (<see cref="GraphBlocks"/>, a longer chain in blocks of several stages) and the
+    /// fastest segmentation (<see cref="GraphSegments"/>); null when none fits.
     /// </summary>
     private Trace? FirstSolution(Graph graph)
     {
-        Schedule?[] starts = graph.IsChain
+        Schedule?[] starts = ChainProgramPlans(graph)
             ? [budgetBytes >= Optimal.MinimumBudget(graph.ToChain()) ? new Optimal(budgetBytes).Plan(graph.ToChain()) : null]
             : [GraphBlocks.Fastest(graph, budgetBytes), GraphSegments.Fastest(graph, budgetBytes)];
         return starts.OfType<Schedule>().Select(s => GraphSimulator.Run(graph, new Schedule("cpsat", s.Ops))).MinBy(t => t.Time);
     }
+
+    /// <summary>
+    /// Whether the chain program plans <paramref name="graph"/> itself: a chain short enough for it to plan in about a
+    /// second. On the 1,000-stage chain at half of store-all's peak it took 11 s for a plan 15.3% over store-all's time,
+    /// against 13.2% for its plan across blocks of four stages.
+    /// </summary>
+    private static bool ChainProgramPlans(Graph graph) => graph.IsChain && graph.Count <= GraphBlocks.MaxStages;
 
     /// <summary>
     /// The plan of the local model with <paramref name="window"/> (<see cref="StagedModel"/>), hinted with
@@ -130,7 +138,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// </summary>
     private Trace? LocalSolution(Graph graph, int window, Schedule? hint, Func<TimeSpan> limit, CancellationToken cancellation)
     {
-        var (_, found, _) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes, window, afford), hint), limit, cancellation);
+        var (_, found, _) = Solve(graph, afford => Hinted(StagedModel.Build(graph, budgetBytes, window, afford), hint), limit, cancellation);
         if (found is null)
             return null;
         var trace = GraphSimulator.Run(graph, found.Schedule());
@@ -157,7 +165,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     private static (long Peak, bool Proven, long AtOnce) LeastPeak(Graph graph, Func<TimeSpan> left, CancellationToken cancellation)
     {
         var start = LeastPeakStart(graph);
-        var (status, found, _) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes: null, null, afford), start.Schedule), left, cancellation);
+        var (status, found, _) = Solve(graph, afford => Hinted(StagedModel.Build(graph, budgetBytes: null, null, afford), start.Schedule), left, cancellation);
         if (found is null)
             return (start.PeakBytes, false, start.PeakBytes);
         long peak = GraphSimulator.Run(graph, found.Schedule()).PeakBytes;
@@ -198,13 +206,16 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// and back, and presolve reads the clock seldom (the whole model of the 152-node ResNet: built in 2.0 s, 1.8 s over
     /// the solver's limit and 0.8 s of copying; the 60-node U-Net's plans ended 0.2 s over with the second left out;
     /// docs/benchmarks.md, "Graphs: CP-SAT"). So the build stops, and the solver is not called, once that would leave the
-    /// solver no time, and a model stops at <see cref="MaxVariables"/> (<c>TooLarge</c>). The solution, where the solver
+    /// solver no time, and a model stops at <see cref="MaxVariables"/> (<c>TooLarge</c>), or is not begun where every
+    /// model of <paramref name="graph"/> has more. The solution, where the solver
     /// found one, comes with the model and the solver. A model the solver calls invalid is a bug in it, and throws.
     /// </summary>
-    private static (CpSolverStatus Status, Solution? Found, bool TooLarge) Solve(Func<Func<CpModel, bool>, StagedModel?> build, Func<TimeSpan> left,
-        CancellationToken cancellation)
+    private static (CpSolverStatus Status, Solution? Found, bool TooLarge) Solve(Graph graph, Func<Func<CpModel, bool>, StagedModel?> build,
+        Func<TimeSpan> left, CancellationToken cancellation)
     {
         cancellation.ThrowIfCancellationRequested();
+        if (StagedModel.LeastVariables(graph.Count) > MaxVariables) // known before building: past about 577 nodes
+            return (CpSolverStatus.Unknown, null, true);
         var watch = Stopwatch.StartNew();
         var start = left();
         bool tooLarge = false;

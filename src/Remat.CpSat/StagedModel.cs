@@ -40,6 +40,12 @@ internal sealed class StagedModel
 
     private sealed class Unaffordable : Exception;
 
+    /// <summary>
+    /// The variables every model of a graph of <paramref name="nodes"/> nodes has at least, whatever its window: whether
+    /// each output is kept plain between stages (N(N + 1)/2 + N(N - 1)) and each record (2N^2 - N(N + 1)/2).
+    /// </summary>
+    public static long LeastVariables(int nodes) => 3L * nodes * nodes - nodes;
+
     /// <summary>Builds the model, whatever its size.</summary>
     public StagedModel(Graph graph, long? budgetBytes, int? window = null) : this(graph, budgetBytes, window, _ => true)
     {

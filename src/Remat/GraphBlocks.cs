@@ -21,7 +21,7 @@ public sealed class GraphBlocks
     /// The longest block chain <see cref="Fastest"/> plans: <see cref="Optimal"/> takes about 0.6 s at 256 stages
     /// (docs/benchmarks.md), and the search up to <see cref="MaxTries"/> times that.
     /// </summary>
-    private const int MaxStages = 256;
+    internal const int MaxStages = 256;
 
     private readonly int[] _ends;
     private readonly bool[] _kept; // outputs kept plain from their forward to their readers' backwards, outside the frontiers
@@ -253,11 +253,18 @@ public sealed class GraphBlocks
     public static Trace LeastPeak(Graph graph) =>
         Plannable(graph).Select(blocks => blocks.Planned(Optimal.MinimumBudget(blocks.Chain))).MinBy(t => t.PeakBytes)!;
 
-    /// <summary>The three ways of cutting <paramref name="graph"/>, each in at most <see cref="MaxStages"/> blocks.</summary>
-    private static IEnumerable<GraphBlocks> Plannable(Graph graph)
+    /// <summary>
+    /// The three ways of cutting <paramref name="graph"/>, each in at most <see cref="MaxStages"/> blocks, and each once
+    /// (on a chain the three are one).
+    /// </summary>
+    private static List<GraphBlocks> Plannable(Graph graph)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        return new[] { AtCuts(graph), PerNode(graph), PerNodeKeepingSkips(graph) }.Select(blocks => blocks.AtMost(MaxStages));
+        var cuttings = new List<GraphBlocks>();
+        foreach (var blocks in new[] { AtCuts(graph), PerNode(graph), PerNodeKeepingSkips(graph) }.Select(blocks => blocks.AtMost(MaxStages)))
+            if (!cuttings.Any(c => c._ends.SequenceEqual(blocks._ends) && c._kept.SequenceEqual(blocks._kept)))
+                cuttings.Add(blocks);
+        return cuttings;
     }
 
     /// <summary>
