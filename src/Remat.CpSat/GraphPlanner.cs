@@ -201,14 +201,11 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     }
 
     /// <summary>
-    /// Builds a model and solves it within the time <paramref name="left"/> gives once it is built, less a second and
-    /// twice the time the build took. The solve passes its limit by up to that much: the model is copied to the solver
-    /// and back, and presolve reads the clock seldom (the whole model of the 152-node ResNet: built in 2.0 s, 1.8 s over
-    /// the solver's limit and 0.8 s of copying; the 60-node U-Net's plans ended 0.2 s over with the second left out;
-    /// docs/benchmarks.md, "Graphs: CP-SAT"). So the build stops, and the solver is not called, once that would leave the
-    /// solver no time, and a model stops at <see cref="MaxVariables"/> (<c>TooLarge</c>), or is not begun where every
-    /// model of <paramref name="graph"/> has more. The solution, where the solver
-    /// found one, comes with the model and the solver. A model the solver calls invalid is a bug in it, and throws.
+    /// Builds a model and solves it within the time <paramref name="left"/> gives once it is built, less a
+    /// <see cref="Margin"/> for what the solve takes beyond its limit. So the build stops, and the solver is not called,
+    /// once that would leave the solver no time, and a model stops at <see cref="MaxVariables"/> (<c>TooLarge</c>), or
+    /// is not begun where every model of <paramref name="graph"/> has more. The solution, where the solver found one,
+    /// comes with the model and the solver. A model the solver calls invalid is a bug in it, and throws.
     /// </summary>
     private static (CpSolverStatus Status, Solution? Found, bool TooLarge) Solve(Graph graph, Func<Func<CpModel, bool>, StagedModel?> build,
         Func<TimeSpan> left, CancellationToken cancellation)
@@ -222,10 +219,10 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
         var model = build(m =>
         {
             tooLarge = m.Model.Variables.Count > MaxVariables;
-            return !tooLarge && !cancellation.IsCancellationRequested && 3 * watch.Elapsed < start - TimeSpan.FromSeconds(1);
+            return !tooLarge && !cancellation.IsCancellationRequested && watch.Elapsed + Margin(watch.Elapsed) < start;
         });
         cancellation.ThrowIfCancellationRequested();
-        var timeLimit = left() - 2 * watch.Elapsed - TimeSpan.FromSeconds(1);
+        var timeLimit = left() - Margin(watch.Elapsed);
         if (model is null || timeLimit <= TimeSpan.Zero)
             return (CpSolverStatus.Unknown, null, tooLarge);
         // At least eight workers, even on two cores: below eight, CP-SAT's portfolio leaves out the workers that raise
@@ -245,6 +242,15 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
             throw new InvalidOperationException($"CP-SAT calls the model invalid ({model.Model.Validate()}): a bug in the model.");
         return (status, status is CpSolverStatus.Optimal or CpSolverStatus.Feasible ? new Solution(model, solver) : null, false);
     }
+
+    /// <summary>
+    /// How far a solve of a model built in <paramref name="build"/> passes its limit: twice the build, for copying the
+    /// model to the solver and back, and presolve's seldom reading of the clock, up to a second (the whole model of the
+    /// 152-node ResNet: built in 2.0 s, 1.8 s over the solver's limit and 0.8 s of copying; the 60-node U-Net's plans
+    /// ended 0.2 s over without the second; docs/benchmarks.md, "Graphs: CP-SAT"). The second shrinks with the build,
+    /// to four times it, so that a small graph's model is still solved within a limit of a second.
+    /// </summary>
+    private static TimeSpan Margin(TimeSpan build) => 2 * build + TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, 4 * build.Ticks));
 
     /// <summary>A solution of the model: the model and the solver that solved it.</summary>
     private sealed record Solution(StagedModel Model, CpSolver Solver)

@@ -153,4 +153,18 @@ public class GraphPlannerTests
         Assert.ThrowsAny<OperationCanceledException>(() => new GraphPlanner(budget, TimeSpan.FromSeconds(60)).Plan(graph, cancellation.Token));
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(15), $"a plan cancelled after 3 s of 60 stopped after {watch.Elapsed.TotalSeconds:F1} s");
     }
+
+    [Fact]
+    public void A_small_graph_is_proven_optimal_within_a_limit_of_a_second()
+    {
+        // The margin for a solve's overrun was a whole second, so a limit of a second left the solver no time at all.
+        var rng = new Random(59);
+        for (int trial = 0; trial < 10; trial++)
+        {
+            var graph = GraphTests.RandomGraph(rng, rng.Next(2, 6));
+            long budget = RandomChains.Between(rng, GraphSearch.MinimumPeak(graph), GraphSimulator.Run(graph, graph.StoreAll()).PeakBytes);
+            var plan = new GraphPlanner(budget, TimeSpan.FromSeconds(1)).Plan(graph);
+            Assert.True(plan.Optimal, $"trial {trial}: a graph of {graph.Count} nodes is not proven optimal within a second (gap {plan.Gap})");
+        }
+    }
 }
