@@ -167,4 +167,17 @@ public class GraphPlannerTests
             Assert.True(plan.Optimal, $"trial {trial}: a graph of {graph.Count} nodes is not proven optimal within a second (gap {plan.Gap})");
         }
     }
+
+    [Fact]
+    public void Every_model_has_at_least_the_variables_that_refuse_a_graph_before_building()
+    {
+        // The planner begins no model of a graph whose least count passes its cap, so the count must never be more than a real model has.
+        foreach (var graph in new[] { GraphModels.UNet(2), GraphModels.ResNet(2), Graph.FromChain(Chain.Heterogeneous(20)) })
+            foreach (int? window in new int?[] { 1, 2, 3, null })
+            {
+                long built = new StagedModel(graph, GraphSimulator.Run(graph, graph.StoreAll()).PeakBytes / 2, window).Model.Model.Variables.Count;
+                Assert.True(StagedModel.LeastVariables(graph.Count) <= built,
+                    $"{graph.Name} ({graph.Count} nodes), window {window?.ToString() ?? "none"}: {built} variables, fewer than the least count {StagedModel.LeastVariables(graph.Count)}");
+            }
+    }
 }
