@@ -85,7 +85,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
                     first = local;
             }
         }
-        var (status, found, tooLarge) = Solve(graph, afford => Hinted(StagedModel.Build(graph, budgetBytes, null, afford), first?.Schedule), () => Left(timeLimit), cancellation);
+        var (status, found, tooLarge) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes, null, afford), first?.Schedule), () => Left(timeLimit), cancellation);
         if (status == CpSolverStatus.Infeasible)
             throw Infeasible(graph, () => Left(timeLimit), cancellation);
         if (found is null)
@@ -138,7 +138,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// </summary>
     private Trace? LocalSolution(Graph graph, int window, Schedule? hint, Func<TimeSpan> limit, CancellationToken cancellation)
     {
-        var (_, found, _) = Solve(graph, afford => Hinted(StagedModel.Build(graph, budgetBytes, window, afford), hint), limit, cancellation);
+        var (_, found, _) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes, window, afford), hint), limit, cancellation);
         if (found is null)
             return null;
         var trace = GraphSimulator.Run(graph, found.Schedule());
@@ -165,7 +165,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     private static (long Peak, bool Proven, long AtOnce) LeastPeak(Graph graph, Func<TimeSpan> left, CancellationToken cancellation)
     {
         var start = LeastPeakStart(graph);
-        var (status, found, _) = Solve(graph, afford => Hinted(StagedModel.Build(graph, budgetBytes: null, null, afford), start.Schedule), left, cancellation);
+        var (status, found, _) = Solve(afford => Hinted(StagedModel.Build(graph, budgetBytes: null, null, afford), start.Schedule), left, cancellation);
         if (found is null)
             return (start.PeakBytes, false, start.PeakBytes);
         long peak = GraphSimulator.Run(graph, found.Schedule()).PeakBytes;
@@ -203,22 +203,20 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
     /// <summary>
     /// Builds a model and solves it within the time <paramref name="left"/> gives once it is built, less a
     /// <see cref="Margin"/> for what the solve takes beyond its limit. So the build stops, and the solver is not called,
-    /// once that would leave the solver no time, and a model stops at <see cref="MaxVariables"/> (<c>TooLarge</c>), or
-    /// is not begun where every model of <paramref name="graph"/> has more. The solution, where the solver found one,
+    /// once that would leave the solver no time, and a model stops at <see cref="MaxVariables"/> (<c>TooLarge</c>), or is
+    /// not begun where it would have more. The solution, where the solver found one,
     /// comes with the model and the solver. A model the solver calls invalid is a bug in it, and throws.
     /// </summary>
-    private static (CpSolverStatus Status, Solution? Found, bool TooLarge) Solve(Graph graph, Func<Func<CpModel, bool>, StagedModel?> build,
-        Func<TimeSpan> left, CancellationToken cancellation)
+    private static (CpSolverStatus Status, Solution? Found, bool TooLarge) Solve(Func<Func<long, bool>, StagedModel?> build, Func<TimeSpan> left,
+        CancellationToken cancellation)
     {
         cancellation.ThrowIfCancellationRequested();
-        if (StagedModel.LeastVariables(graph.Count) > MaxVariables) // known before building: past about 577 nodes
-            return (CpSolverStatus.Unknown, null, true);
         var watch = Stopwatch.StartNew();
         var start = left();
         bool tooLarge = false;
-        var model = build(m =>
+        var model = build(variables =>
         {
-            tooLarge = m.Model.Variables.Count > MaxVariables;
+            tooLarge = variables > MaxVariables; // before building, past about 577 nodes (StagedModel.LeastVariables)
             return !tooLarge && !cancellation.IsCancellationRequested && watch.Elapsed + Margin(watch.Elapsed) < start;
         });
         cancellation.ThrowIfCancellationRequested();

@@ -23,10 +23,11 @@ internal sealed class StagedModel
     private readonly List<(IntVar Value, Constraint Definition)> _memory = []; // the memory so far, in the order defined
 
     /// <summary>
-    /// Builds the model, or returns null as soon as <paramref name="affordable"/> (asked once per stage with the model so
-    /// far) says it takes too long or grows too large.
+    /// Builds the model, or returns null as soon as <paramref name="affordable"/> says it takes too long or grows too
+    /// large. It is asked with a count the model's variables will reach at least: <see cref="LeastVariables"/> before
+    /// anything is built, then the count so far after each stage.
     /// </summary>
-    public static StagedModel? Build(Graph graph, long? budgetBytes, int? window, Func<CpModel, bool> affordable)
+    public static StagedModel? Build(Graph graph, long? budgetBytes, int? window, Func<long, bool> affordable)
     {
         try
         {
@@ -51,14 +52,15 @@ internal sealed class StagedModel
     {
     }
 
-    private StagedModel(Graph graph, long? budgetBytes, int? window, Func<CpModel, bool> affordable)
+    private StagedModel(Graph graph, long? budgetBytes, int? window, Func<long, bool> affordable)
     {
-        void Afford()
+        void Afford(long variables)
         {
-            if (!affordable(Model))
+            if (!affordable(variables))
                 throw new Unaffordable();
         }
 
+        Afford(LeastVariables(graph.Count));
         _graph = graph;
         int N = _n = graph.Count, T = 2 * N;
         Model = new CpModel();
@@ -103,7 +105,7 @@ internal sealed class StagedModel
         _feLate = new BoolVar?[T + 1, N + 1];
         var plain = _plain = new BoolVar?[T + 2, N + 1];
         var record = _record = new BoolVar?[T + 2, N + 1];
-        for (int t = 1; t <= T; t++, Afford())
+        for (int t = 1; t <= T; t++, Afford(Model.Model.Variables.Count))
             for (int v = 1; v <= N; v++)
             {
                 bool forward = t <= N;
@@ -184,7 +186,7 @@ internal sealed class StagedModel
         // x0 stays until the last of its readers' backwards.
         bool InputAlive(int t) => t <= BStage(Last(0));
 
-        for (int t = 1; t <= T; t++, Afford())
+        for (int t = 1; t <= T; t++, Afford(Model.Model.Variables.Count))
         {
             bool forward = t <= N;
             int b = forward ? 0 : 2 * N + 1 - t;
