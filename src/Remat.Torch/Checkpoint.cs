@@ -25,10 +25,14 @@ public static class Checkpoint
     }
 
     /// <summary>Runs <paramref name="module"/> on one tensor under checkpointing, as <c>checkpoint(module, x)</c> in PyTorch.</summary>
+    /// <remarks>
+    /// Unlike a function, a module is known: the running statistics of its normalisation layers (BatchNorm) are updated
+    /// by the first run only, as in a plain step; the recomputation puts them back.
+    /// </remarks>
     public static Tensor Run(nn.Module<Tensor, Tensor> module, Tensor input, bool preserveRngState = true)
     {
         ArgumentNullException.ThrowIfNull(module);
-        return Run(module.forward, input, preserveRngState);
+        return Run(xs => [module.forward(xs[0])], [input], preserveRngState, [module])[0];
     }
 
     /// <summary>Runs <paramref name="function"/> on two tensors under checkpointing.</summary>
@@ -50,9 +54,18 @@ public static class Checkpoint
     /// recording and gives the inputs and the parameters the function uses the same gradients as a plain run.
     /// Non-tensor arguments go in by closure. With <paramref name="preserveRngState"/> the recomputation sees the
     /// random state of the first run, so dropout draws the same mask (on CUDA, by reseeding: docs/torchsharp.md).
-    /// Under no-grad it simply runs the function.
+    /// Under no-grad it simply runs the function. Buffers the function updates (a BatchNorm's running statistics) are
+    /// updated again by the recomputation, as in PyTorch: checkpoint the module itself
+    /// (<see cref="Run(nn.Module{Tensor, Tensor}, Tensor, bool)"/>) to have them updated once.
     /// </summary>
-    public static Tensor[] Run(Func<Tensor[], Tensor[]> function, Tensor[] inputs, bool preserveRngState = true)
+    public static Tensor[] Run(Func<Tensor[], Tensor[]> function, Tensor[] inputs, bool preserveRngState = true) =>
+        Run(function, inputs, preserveRngState, []);
+
+    /// <summary>
+    /// <see cref="Run(Func{Tensor[], Tensor[]}, Tensor[], bool)"/>, with the running statistics of
+    /// <paramref name="modules"/>' normalisation layers updated by the first run only.
+    /// </summary>
+    internal static Tensor[] Run(Func<Tensor[], Tensor[]> function, Tensor[] inputs, bool preserveRngState, IEnumerable<nn.Module> modules)
     {
         ArgumentNullException.ThrowIfNull(function);
         ArgumentNullException.ThrowIfNull(inputs);
@@ -65,7 +78,7 @@ public static class Checkpoint
         // function (frozen embeddings before it, LoRA) still get their gradients.
         var device = inputs.FirstOrDefault()?.device ?? CPU;
         var sentinel = BackwardGuard.Sentinel(device);
-        var state = new State(function, inputs.Length, preserveRngState ? RandomStates.For(1, device) : null);
+        var state = new State(function, inputs.Length, preserveRngState ? RandomStates.For(1, device) : null, RunningStatistics.ForOne(modules));
         object[] vars = [state, .. inputs, sentinel];
         return [.. RecomputeFunction.apply(vars)];
     }
@@ -92,8 +105,8 @@ public static class Checkpoint
             Console.Error.WriteLine($"Remat: {message}");
     }
 
-    /// <summary>What the backward needs beyond the inputs: the function and the random state.</summary>
-    private sealed record State(Func<Tensor[], Tensor[]> Function, int InputCount, RandomStates? Random);
+    /// <summary>What the backward needs beyond the inputs: the function, the random state and the running statistics.</summary>
+    private sealed record State(Func<Tensor[], Tensor[]> Function, int InputCount, RandomStates? Random, RunningStatistics Statistics);
 
     private sealed class RecomputeFunction : autograd.MultiTensorFunction<RecomputeFunction>
     {
@@ -111,6 +124,7 @@ public static class Checkpoint
             // The scope frees the function's temporaries now: that is the point of running without recording.
             using var scope = NewDisposeScope();
             using var replay = state.Random?.Enter(1); // records the random state of the first run
+            state.Statistics.BeforeRun(1); // the first run updates the running statistics
             var outputs = state.Function(inputs) ?? throw new RematException("checkpoint: the function returned null; return its output tensors.");
             if (outputs.Any(t => t is null))
                 throw new RematException("checkpoint: the function returned a null tensor; return only tensors, and non-tensors by closure.");
@@ -139,16 +153,24 @@ public static class Checkpoint
         {
             using var scope = NewDisposeScope(); // the recomputed graph goes as soon as its gradients are out
             var detached = saved.Select(t => t.detach().requires_grad_(t.requires_grad)).ToArray();
-            Tensor[] outputs;
-            using (enable_grad())
-            using (state.Random?.Enter(1)) // replays the first run's random state
-                outputs = state.Function(detached);
-            if (!outputs.Any(o => o.requires_grad))
-                throw new RematException("none of the checkpointed function's outputs requires grad, so checkpointing it is " +
-                                         "not necessary: run it without Checkpoint.Run, or under no_grad.");
-            var pairs = outputs.Zip(grads).Where(p => p.First.requires_grad && p.Second is not null && !p.Second.IsInvalid).ToArray();
-            if (pairs.Length > 0)
-                autograd.backward(pairs.Select(p => p.First).ToList(), pairs.Select(p => p.Second).ToList());
+            state.Statistics.BeforeRun(1); // a recomputation's update of the running statistics is undone after its backward
+            try
+            {
+                Tensor[] outputs;
+                using (enable_grad())
+                using (state.Random?.Enter(1)) // replays the first run's random state
+                    outputs = state.Function(detached);
+                if (!outputs.Any(o => o.requires_grad))
+                    throw new RematException("none of the checkpointed function's outputs requires grad, so checkpointing it is " +
+                                             "not necessary: run it without Checkpoint.Run, or under no_grad.");
+                var pairs = outputs.Zip(grads).Where(p => p.First.requires_grad && p.Second is not null && !p.Second.IsInvalid).ToArray();
+                if (pairs.Length > 0)
+                    autograd.backward(pairs.Select(p => p.First).ToList(), pairs.Select(p => p.Second).ToList());
+            }
+            finally
+            {
+                state.Statistics.Restore(1);
+            }
             // An input that requires grad but did not reach an output gets none, as in PyTorch.
             return [.. detached.Select(d => d.requires_grad && d.grad is { } g ? FirstOrderOnly.Wrap(g).MoveToOuterDisposeScope() : null!)];
         }

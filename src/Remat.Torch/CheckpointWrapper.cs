@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Remat.Torch;
 
 /// <summary>
-/// A module run under function checkpointing (<see cref="Checkpoint.Run(Func{Tensor, Tensor}, Tensor, bool)"/>) in
+/// A module run under function checkpointing (<see cref="Checkpoint.Run(nn.Module{Tensor, Tensor}, Tensor, bool)"/>) in
 /// training with grad enabled, and plainly otherwise. <see cref="Checkpointing.Apply"/> puts it in place of the modules
 /// it picks. The wrapped module is its child <c>module</c>, so parameter names gain a <c>module.</c> level.
 /// </summary>
@@ -26,5 +26,5 @@ public sealed class CheckpointWrapper : nn.Module<Tensor, Tensor>
 
     /// <inheritdoc />
     public override Tensor forward(Tensor input) =>
-        training && is_grad_enabled() ? Checkpoint.Run(module.forward, input, _preserveRngState) : module.forward(input);
+        training && is_grad_enabled() ? Checkpoint.Run(module, input, _preserveRngState) : module.forward(input);
 }

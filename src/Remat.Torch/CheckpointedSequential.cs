@@ -131,7 +131,7 @@ public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
     /// <summary>The custom autograd function around one run of the schedule: forward part in its forward, the rest in its backward.</summary>
     private sealed class ScheduleFunction : autograd.MultiTensorFunction<ScheduleFunction>
     {
-        /// <summary>The stages and schedule, the random states of the stages' first runs, and the run between forward and backward.</summary>
+        /// <summary>The stages and schedule, the random states and running statistics of the stages' first runs, and the run between forward and backward.</summary>
         public sealed class State(nn.Module<Tensor, Tensor>[] stages, Schedule schedule, Device device)
         {
             public nn.Module<Tensor, Tensor>[] Stages { get; } = stages;
@@ -139,6 +139,8 @@ public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
             public Schedule Schedule { get; } = schedule;
 
             public RandomStates Random { get; } = RandomStates.For(stages.Length, device);
+
+            public RunningStatistics Statistics { get; } = RunningStatistics.ForStages(stages);
 
             public Tensor? Input { get; set; }
 
@@ -155,7 +157,7 @@ public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
             ctx.save_for_backward([input]); // a second backward (retain_graph) runs the forward part again from it
             // A handle of our own: the caller may dispose its handle once the forward returns (TorchSharp's Sequential does).
             state.Input = input.detach().requires_grad_(input.requires_grad);
-            state.Run = new ScheduleRun(state.Stages, state.Schedule, state.Input, state.Random);
+            state.Run = new ScheduleRun(state.Stages, state.Schedule, state.Input, state.Random, state.Statistics);
             return [state.Run.Forward().detach()];
         }
 
@@ -170,7 +172,7 @@ public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
                 {
                     // Another backward through the same graph: the first one consumed the run, so redo its forward part.
                     state.Input = ctx.get_saved_variables()[0];
-                    run = new ScheduleRun(state.Stages, state.Schedule, state.Input, state.Random);
+                    run = new ScheduleRun(state.Stages, state.Schedule, state.Input, state.Random, state.Statistics);
                     run.Forward();
                 }
                 using (run)

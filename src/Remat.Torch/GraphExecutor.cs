@@ -8,25 +8,32 @@ namespace Remat.Torch;
 /// <c>Fe</c> records it on detached inputs, <c>B(v)</c> back-propagates the record with <c>d_v</c> and adds each
 /// input's gradient to <c>d_u</c>, and every tensor an operation frees is disposed at once. Parameter gradients
 /// accumulate into <c>.grad</c> as in a plain step, and the input's gradient flows on when it requires grad. A node run
-/// a second time replays the random state of its first run (dropout draws the same mask, CPU generator).
+/// a second time replays the random state of its first run (dropout draws the same mask, CPU generator), and leaves the
+/// running statistics of its module's normalisation layers as it found them (<see cref="RunningStatistics"/>).
 /// </summary>
 public sealed class GraphExecutor
 {
     private readonly Graph _graph;
     private readonly Func<Tensor[], Tensor>[] _nodes;
+    private readonly nn.Module?[] _modules;
 
     /// <summary>
     /// An executor for <paramref name="graph"/>: <c>nodes[v - 1]</c> computes node v from the outputs of
-    /// <c>graph.Inputs(v)</c>, in that order (a module's forward, an addition, a concatenation).
+    /// <c>graph.Inputs(v)</c>, in that order (a module's forward, an addition, a concatenation). <c>modules[v - 1]</c>,
+    /// when given, is the module node v runs (null where none): only the node's first run in a step updates the running
+    /// statistics of its normalisation layers (BatchNorm), as in the plain step. Without it a recomputed node updates
+    /// them again, as a function checkpoint does.
     /// </summary>
-    public GraphExecutor(Graph graph, IEnumerable<Func<Tensor[], Tensor>> nodes)
+    public GraphExecutor(Graph graph, IEnumerable<Func<Tensor[], Tensor>> nodes, IEnumerable<nn.Module?>? modules = null)
     {
         ArgumentNullException.ThrowIfNull(graph);
         ArgumentNullException.ThrowIfNull(nodes);
         _graph = graph;
         _nodes = nodes.ToArray();
-        if (_nodes.Length != graph.Count)
-            throw new ArgumentException($"the graph has {graph.Count} nodes and {_nodes.Length} functions were given; give one per node.", nameof(nodes));
+        _modules = modules?.ToArray() ?? new nn.Module?[_nodes.Length];
+        if (_nodes.Length != graph.Count || _modules.Length != graph.Count)
+            throw new ArgumentException($"the graph has {graph.Count} nodes and {_nodes.Length} functions and {_modules.Length} modules were given; " +
+                                        "give one of each per node (a null module where a node runs none).", nameof(nodes));
     }
 
     /// <summary>
@@ -54,11 +61,13 @@ public sealed class GraphExecutor
         var gradients = new Tensor?[N + 1];
         var waiting = Enumerable.Range(0, N + 1).Select(v => _graph.Consumers(v).Count).ToArray();
         using var random = RandomStates.For(N, input.device);
+        var statistics = RunningStatistics.ForStages(_modules);
         plain[0] = input;
         float value = 0;
         Tensor Available(int u) => plain[u] ?? records[u]?.Output ?? throw new InvalidOperationException($"x_{u} is not stored.");
         Tensor Compute(int v, Tensor[] xs)
         {
+            statistics.BeforeRun(v);
             using var replay = random.Enter(v);
             return _nodes[v - 1](xs);
         }
@@ -73,6 +82,7 @@ public sealed class GraphExecutor
                     using (var scope = NewDisposeScope())
                     using (no_grad())
                         plain[v] = Compute(v, xs).MoveToOuterDisposeScope();
+                    statistics.Restore(v); // nothing saved them: a rerun's update is undone at once
                     if (op.Kind == OpKind.Fn)
                         foreach (int u in _graph.Inputs(v).Where(u => u > 0 && _graph.Consumers(u).Count == 1))
                             Free(ref plain[u]);
@@ -125,6 +135,7 @@ public sealed class GraphExecutor
                                 gradients[u] = g.detach().clone().MoveToOuterDisposeScope();
                         }
                     }
+                    statistics.Restore(v); // a recording rerun's update, now that its backward has read them
                     output.Dispose();
                     foreach (var x in xs)
                         x.Dispose();
@@ -154,6 +165,7 @@ public sealed class GraphExecutor
         }
         finally
         {
+            statistics.RestoreAll();
             for (int v = 1; v <= N; v++)
             {
                 Free(ref plain[v]);

@@ -20,8 +20,8 @@ namespace Remat.Torch;
 /// A stage timed or measured alone runs on data its previous run left in the caches and next to allocations a step
 /// does not make; inside a step it does not (docs/benchmarks.md). Memory comes from <see cref="MemoryMeter"/>; where
 /// it is unsupported, savedBytes falls back to outputBytes and the temps to 0. The first two steps are left out (the
-/// first allocates the parameters' gradients; both warm the runtime). Profiling leaves the stages' parameter gradients and the random generator as
-/// it found them, so it can run in the middle of training (gradient accumulation, dropout). Its steps are periodic,
+/// first allocates the parameters' gradients; both warm the runtime). Profiling leaves the stages' parameter gradients, the
+/// running statistics of their normalisation layers and the random generator as it found them, so it can run in the middle of training (gradient accumulation, dropout). Its steps are periodic,
 /// so it needs about as much memory as periodic checkpointing, not store-all's.
 /// </summary>
 public static class Profiler
@@ -38,6 +38,8 @@ public static class Profiler
         var parameters = stages.SelectMany(s => s.parameters()).ToArray();
         var gradients = parameters.Select(p => p.grad).ToArray();
         var state = random.get_rng_state();
+        var statistics = RunningStatistics.ForStages(stages);
+        statistics.CopyAll();
         try
         {
             foreach (var p in parameters)
@@ -49,6 +51,7 @@ public static class Profiler
             for (int i = 0; i < parameters.Length; i++)
                 parameters[i].grad = gradients[i];
             random.set_rng_state(state);
+            statistics.RestoreAll();
         }
     }
 
@@ -90,21 +93,26 @@ public static class Profiler
     /// Profiles a model given as a graph (docs/model.md "Graphs"): node v computes <c>nodes[v - 1]</c> from the outputs of
     /// <c>inputs[v - 1]</c> (0 is the model's input), and a node's inputs come before it. The figures are read as for a
     /// chain, from measured steps of <see cref="GraphExecutor"/> by periodic segments (<see cref="GraphSegments"/>).
-    /// The gradients of <paramref name="parameters"/> and the random generator are left as they were found.
+    /// The gradients of <paramref name="parameters"/> and the random generator are left as they were found, and so are the
+    /// running statistics of <paramref name="modules"/> (node v runs <c>modules[v - 1]</c>, as in <see cref="GraphExecutor"/>).
     /// </summary>
     public static Graph Profile(IReadOnlyList<IReadOnlyList<int>> inputs, IReadOnlyList<Func<Tensor[], Tensor>> nodes,
-        IEnumerable<TorchSharp.Modules.Parameter> parameters, Tensor sampleInput, int repeats = 3, string? name = null, IReadOnlyList<string>? names = null)
+        IEnumerable<TorchSharp.Modules.Parameter> parameters, Tensor sampleInput, int repeats = 3, string? name = null, IReadOnlyList<string>? names = null,
+        IReadOnlyList<nn.Module?>? modules = null)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(nodes);
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(sampleInput);
         ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
-        if (inputs.Count != nodes.Count || names is not null && names.Count != nodes.Count)
-            throw new ArgumentException($"give one list of inputs, one function and one name per node: {inputs.Count} inputs, {nodes.Count} functions, {names?.Count ?? nodes.Count} names.");
+        if (inputs.Count != nodes.Count || names is not null && names.Count != nodes.Count || modules is not null && modules.Count != nodes.Count)
+            throw new ArgumentException($"give one list of inputs, one function, one name and one module per node: {inputs.Count} inputs, {nodes.Count} functions, " +
+                                        $"{names?.Count ?? nodes.Count} names, {modules?.Count ?? nodes.Count} modules.");
         var kept = parameters.ToArray();
         var gradients = kept.Select(p => p.grad).ToArray();
         var state = random.get_rng_state();
+        var statistics = RunningStatistics.ForStages(modules ?? new nn.Module?[nodes.Count]);
+        statistics.CopyAll();
         try
         {
             foreach (var p in kept)
@@ -128,7 +136,7 @@ public static class Profiler
             }
             var sized = new Graph(inputBytes, Enumerable.Range(1, N).Select(v => new Stage(Name(v), 1, 1, outputs[v], outputs[v])), inputs, name);
             var schedule = GraphSegments.Plan(sized, new Periodic().SegmentsFor(N));
-            var executor = new GraphExecutor(sized, nodes);
+            var executor = new GraphExecutor(sized, nodes, modules);
             var samples = Collect(N, inputBytes, repeats, schedule, () => executor.Measure(schedule, input, y => y.sum()).Trace);
             return new Graph(inputBytes, Enumerable.Range(1, N).Select(v => samples.Stage(v, Name(v), outputs[v])), inputs, name);
         }
@@ -137,6 +145,7 @@ public static class Profiler
             for (int i = 0; i < kept.Length; i++)
                 kept[i].grad = gradients[i];
             random.set_rng_state(state);
+            statistics.RestoreAll();
         }
     }
 

@@ -10,7 +10,8 @@ namespace Remat.Torch;
 /// (docs/model.md): <c>Fn</c>/<c>Fck</c> run under no-grad, <c>Fe</c> records the stage on a detached input,
 /// <c>B(k)</c> back-propagates the record with <c>d_k</c>, and every tensor an operation frees is disposed at once.
 /// A stage run a second time replays the random state of its first run (<see cref="RandomStates"/>), so dropout
-/// draws the same mask, as PyTorch's checkpoint does with <c>preserve_rng_state</c> (CPU generator).
+/// draws the same mask, as PyTorch's checkpoint does with <c>preserve_rng_state</c> (CPU generator), and leaves the
+/// running statistics of its normalisation layers as it found them (<see cref="RunningStatistics"/>).
 /// </summary>
 internal sealed class ScheduleRun : IDisposable
 {
@@ -18,17 +19,19 @@ internal sealed class ScheduleRun : IDisposable
     private readonly Schedule _schedule;
     private readonly Tensor _input;
     private readonly RandomStates _random;
+    private readonly RunningStatistics _statistics;
     private readonly Tensor?[] _plain;
     private readonly (Tensor Input, Tensor Output)?[] _records;
     private readonly OpRecorder? _recorder;
     private int _next; // the index of the next operation to run
 
     /// <summary>
-    /// A run of <paramref name="schedule"/> on <paramref name="input"/>, with the random states of the stages' first runs;
-    /// a <paramref name="recorder"/> measures each operation.
+    /// A run of <paramref name="schedule"/> on <paramref name="input"/>, with the random states of the stages' first runs
+    /// and their running statistics (which only a first run updates); a <paramref name="recorder"/> measures each operation.
     /// </summary>
-    public ScheduleRun(nn.Module<Tensor, Tensor>[] stages, Schedule schedule, Tensor input, RandomStates random, OpRecorder? recorder = null)
+    public ScheduleRun(nn.Module<Tensor, Tensor>[] stages, Schedule schedule, Tensor input, RandomStates random, RunningStatistics statistics, OpRecorder? recorder = null)
     {
+        _statistics = statistics;
         _recorder = recorder;
         _stages = stages;
         _schedule = schedule;
@@ -92,6 +95,7 @@ internal sealed class ScheduleRun : IDisposable
                 using (var scope = NewDisposeScope())
                 using (no_grad())
                     _plain[k] = RunStage(k, x).MoveToOuterDisposeScope();
+                _statistics.Restore(k); // nothing saved them: a rerun's update is undone at once
                 if (op.Kind == OpKind.Fn && k > 1)
                     Free(ref _plain[k - 1]);
                 return gradient;
@@ -116,6 +120,7 @@ internal sealed class ScheduleRun : IDisposable
                     if (record.Input.requires_grad)
                         next = record.Input.grad!.detach().MoveToOuterDisposeScope();
                 }
+                _statistics.Restore(k); // a recording rerun's update, now that its backward has read them
                 record.Output.Dispose();
                 record.Input.Dispose();
                 _records[k] = null;
@@ -130,9 +135,13 @@ internal sealed class ScheduleRun : IDisposable
         }
     }
 
-    /// <summary>Runs stage k, replaying the random state of its first run when it is a recomputation.</summary>
+    /// <summary>
+    /// Runs stage k, replaying the random state of its first run when it is a recomputation, and copying its running
+    /// statistics for the caller to put back.
+    /// </summary>
     private Tensor RunStage(int k, Tensor x)
     {
+        _statistics.BeforeRun(k);
         using var replay = _random.Enter(k);
         return _stages[k - 1].forward(x);
     }
@@ -149,6 +158,7 @@ internal sealed class ScheduleRun : IDisposable
     /// <summary>Disposes what the run still holds (everything, when it stopped half-way).</summary>
     public void Dispose()
     {
+        _statistics.RestoreAll();
         for (int j = 1; j <= L; j++)
         {
             Free(ref _plain[j]);

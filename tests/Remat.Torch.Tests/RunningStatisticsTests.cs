@@ -1,0 +1,125 @@
+using Remat.Planners;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Remat.Torch.Tests;
+
+public class RunningStatisticsTests
+{
+    private static readonly int[] Widths = [16, 32, 24, 32, 16, 24, 8];
+
+    /// <summary>Stages of Linear, BatchNorm and ReLU, the same weights for the same seed.</summary>
+    private static nn.Module<Tensor, Tensor>[] Stages(int seed = 5)
+    {
+        random.manual_seed(seed);
+        return [.. Enumerable.Range(0, Widths.Length - 1).Select(i =>
+            (nn.Module<Tensor, Tensor>)nn.Sequential(nn.Linear(Widths[i], Widths[i + 1]), nn.BatchNorm1d(Widths[i + 1]), nn.ReLU()))];
+    }
+
+    private static Tensor[] Statistics(IEnumerable<nn.Module> stages) =>
+        [.. stages.SelectMany(s => s.modules()).OfType<NormBase>().SelectMany(n => new[] { n.running_mean!, n.running_var!, n.num_batches_tracked! }).Select(t => t.clone())];
+
+    /// <summary>The ways a model's stages run checkpointed, each recomputing some of them in the backward.</summary>
+    public static TheoryData<string> Ways => ["checkpoint a module", "checkpoint_sequential", "apply", "CheckpointedSequential", "executor",
+        "checkpoint a module" + Twice, "CheckpointedSequential" + Twice];
+
+    private const string Twice = ", backward twice";
+
+    private sealed class Net : nn.Module<Tensor, Tensor>
+    {
+        private readonly ModuleList<nn.Module<Tensor, Tensor>> blocks;
+
+        public Net(nn.Module<Tensor, Tensor>[] stages) : base("net")
+        {
+            blocks = nn.ModuleList(stages);
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor x) => blocks.Aggregate(x, (acc, b) => b.forward(acc));
+    }
+
+    /// <summary>Runs two training steps of <paramref name="stages"/> checkpointed the given way (or plainly), and returns the statistics and gradients.</summary>
+    private static (Tensor[] Statistics, Tensor[] Gradients) TwoSteps(string way, nn.Module<Tensor, Tensor>[] stages)
+    {
+        var net = new Net(stages);
+        var checkpointed = way.StartsWith("CheckpointedSequential") ? new CheckpointedSequential(stages, new PlanOptions { Strategy = "revolve", Snapshots = 2 }) : null;
+        if (way == "apply")
+            Checkpointing.Apply(net, (_, m) => m is Sequential, everyNth: 1);
+        random.manual_seed(21);
+        var inputs = new[] { randn(12, Widths[0]), randn(12, Widths[0]) };
+        foreach (var x in inputs)
+        {
+            Models.ZeroGrad(stages);
+            Func<Tensor, Tensor> loss = y => y.pow(2).mean();
+            if (way == "executor")
+            {
+                new ScheduleExecutor(stages).Step(new Revolve(2).Plan(Chain.Uniform(stages.Length, 1, 2)), x, loss);
+                continue;
+            }
+            var l = loss(way.Replace(Twice, "") switch
+            {
+                "checkpoint a module" => stages.Aggregate(x, (acc, s) => Checkpoint.Run(s, acc)),
+                "checkpoint_sequential" => SequentialCheckpoint.Run(stages, 3, x),
+                "CheckpointedSequential" => checkpointed!.forward(x),
+                _ => net.forward(x),
+            });
+            if (way.EndsWith(Twice)) // a second backward through the same graph recomputes again, and must not count the batch again
+                l.backward(retain_graph: true);
+            l.backward();
+        }
+        return (Statistics(stages), Models.Gradients(stages));
+    }
+
+    [Theory]
+    [MemberData(nameof(Ways))]
+    public void A_recomputed_BatchNorm_updates_its_running_statistics_once_per_step_as_the_plain_step_does(string way)
+    {
+        var (plainStatistics, plainGradients) = TwoSteps(way.EndsWith(Twice) ? "plain" + Twice : "plain", Stages());
+        var (statistics, gradients) = TwoSteps(way, Stages());
+        Assert.Equal(plainStatistics.Length, statistics.Length);
+        for (int i = 0; i < statistics.Length; i++)
+            Assert.True(plainStatistics[i].eq(statistics[i]).all().item<bool>(),
+                $"{way}: running statistic {i} ({(i % 3 == 2 ? "num_batches_tracked" : i % 3 == 0 ? "running_mean" : "running_var")}) differs from the plain " +
+                $"step's after two steps: {statistics[i].str()} against {plainStatistics[i].str()}");
+        for (int i = 0; i < gradients.Length; i++)
+            Assert.True(plainGradients[i].eq(gradients[i]).all().item<bool>(), $"{way}: gradient {i} differs from the plain step's");
+    }
+
+    [Fact]
+    public void A_recomputed_graph_node_updates_its_running_statistics_once_and_the_graph_profiler_leaves_them_alone()
+    {
+        // 1 = bn(linear(x0)), 2 = relu(bn(linear(1))), 3 = 1 + 2 (a residual), 4 = linear(3).
+        static (nn.Module?[] Modules, Func<Tensor[], Tensor>[] Nodes) Net()
+        {
+            random.manual_seed(8);
+            var first = nn.Sequential(nn.Linear(12, 12), nn.BatchNorm1d(12));
+            var second = nn.Sequential(nn.Linear(12, 12), nn.BatchNorm1d(12), nn.ReLU());
+            var last = nn.Linear(12, 4);
+            return ([first, second, null, last], [x => first.forward(x[0]), x => second.forward(x[0]), x => x[0] + x[1], x => last.forward(x[0])]);
+        }
+        var graph = new Graph(1, Enumerable.Range(1, 4).Select(v => new Stage($"n{v}", 1, 2, 4, 8)), [[0], [1], [1, 2], [3]]);
+        var schedule = GraphSearch.Plan(graph, GraphSearch.MinimumPeak(graph))!;
+        Assert.True(GraphSimulator.Run(graph, schedule).ForwardCount > graph.Count, $"the least-memory schedule should recompute: {schedule}");
+        random.manual_seed(2);
+        var x0 = randn(16, 12);
+
+        var plain = Net();
+        var y = plain.Nodes[0]([x0]);
+        var h = plain.Nodes[1]([y]);
+        plain.Nodes[3]([plain.Nodes[2]([y, h])]).pow(2).mean().backward();
+        var expected = Statistics(plain.Modules.OfType<nn.Module>());
+
+        var net = Net();
+        var parameters = net.Modules.OfType<nn.Module>().SelectMany(m => m.parameters()).ToArray();
+        var before = Statistics(net.Modules.OfType<nn.Module>());
+        Profiler.Profile([.. Enumerable.Range(1, 4).Select(graph.Inputs)], net.Nodes, parameters, x0, modules: net.Modules);
+        var profiled = Statistics(net.Modules.OfType<nn.Module>());
+        for (int i = 0; i < before.Length; i++)
+            Assert.True(before[i].eq(profiled[i]).all().item<bool>(), $"the graph profiler changed running statistic {i}");
+        new GraphExecutor(graph, net.Nodes, net.Modules).Step(schedule, x0, t => t.pow(2).mean());
+        var got = Statistics(net.Modules.OfType<nn.Module>());
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(expected[i].eq(got[i]).all().item<bool>(), $"running statistic {i} differs from the plain step's after a step by {schedule}");
+    }
+}
