@@ -52,7 +52,8 @@ public static class Checkpoint
     /// <summary>
     /// Runs <paramref name="function"/> on <paramref name="inputs"/> without recording; its backward reruns it with
     /// recording and gives the inputs and the parameters the function uses the same gradients as a plain run.
-    /// Non-tensor arguments go in by closure. With <paramref name="preserveRngState"/> the recomputation sees the
+    /// Non-tensor arguments go in by closure; a null input (PyTorch's <c>None</c>) reaches the function as null and gets
+    /// no gradient, and a null output comes back null. With <paramref name="preserveRngState"/> the recomputation sees the
     /// random state of the first run, so dropout draws the same mask (on CUDA, by reseeding: docs/torchsharp.md).
     /// Under no-grad it simply runs the function. Buffers the function updates (a BatchNorm's running statistics) are
     /// updated again by the recomputation, as in PyTorch: checkpoint the module itself
@@ -69,18 +70,19 @@ public static class Checkpoint
     {
         ArgumentNullException.ThrowIfNull(function);
         ArgumentNullException.ThrowIfNull(inputs);
-        if (inputs.Any(t => t is null))
-            throw new ArgumentException("checkpoint: an input tensor is null; pass non-tensor arguments by closure instead.", nameof(inputs));
         BackwardGuard.ReleaseReturned();
         if (!is_grad_enabled())
             return function(inputs);
-        // The sentinel requires grad, so the backward runs even when no input does: the parameters inside the
-        // function (frozen embeddings before it, LoRA) still get their gradients.
-        var device = inputs.FirstOrDefault()?.device ?? CPU;
+        // The autograd function takes and gives tensors only: the nulls among the inputs and outputs keep their places
+        // in the state. The sentinel requires grad, so the backward runs even when no input does: the parameters
+        // inside the function (frozen embeddings before it, LoRA) still get their gradients.
+        var tensors = Slots.Of(inputs);
+        var device = tensors.Tensors.FirstOrDefault()?.device ?? CPU;
         var sentinel = BackwardGuard.Sentinel(device);
-        var state = new State(function, inputs.Length, preserveRngState ? RandomStates.For(1, device) : null, RunningStatistics.ForOne(modules));
-        object[] vars = [state, .. inputs, sentinel];
-        return [.. RecomputeFunction.apply(vars)];
+        var state = new State(function, tensors, preserveRngState ? RandomStates.For(1, device) : null, RunningStatistics.ForOne(modules));
+        object[] vars = [state, .. tensors.Tensors, sentinel];
+        var outputs = RecomputeFunction.apply(vars);
+        return state.Outputs!.Spread([.. outputs]);
     }
 
     /// <summary>
@@ -105,8 +107,41 @@ public static class Checkpoint
             Console.Error.WriteLine($"Remat: {message}");
     }
 
-    /// <summary>What the backward needs beyond the inputs: the function, the random state and the running statistics.</summary>
-    private sealed record State(Func<Tensor[], Tensor[]> Function, int InputCount, RandomStates? Random, RunningStatistics Statistics);
+    /// <summary>
+    /// What the backward needs beyond the input tensors: the function, where the inputs and (once the first run returned)
+    /// the outputs have their tensors, the random state and the running statistics.
+    /// </summary>
+    private sealed record State(Func<Tensor[], Tensor[]> Function, Slots Inputs, RandomStates? Random, RunningStatistics Statistics)
+    {
+        public Slots? Outputs { get; set; }
+
+        public int InputCount => Inputs.Tensors.Length;
+
+        /// <summary>Runs the function on the input tensors, with the nulls in their places, and checks what it returns.</summary>
+        public Tensor[] Call(Tensor[] inputs) =>
+            Function(Inputs.Spread(inputs)) ?? throw new RematException("checkpoint: the function returned null; return its output tensors.");
+    }
+
+    /// <summary>An array's tensors and the places they take in it; the other places hold null.</summary>
+    private sealed record Slots(Tensor[] Tensors, int[] Places, int Length)
+    {
+        public static Slots Of(Tensor[] array)
+        {
+            var places = Enumerable.Range(0, array.Length).Where(i => array[i] is not null).ToArray();
+            return new([.. places.Select(i => array[i])], places, array.Length);
+        }
+
+        /// <summary>The array of <see cref="Length"/> with <paramref name="tensors"/> in these places and null elsewhere.</summary>
+        public Tensor[] Spread(Tensor[] tensors)
+        {
+            var array = new Tensor[Length];
+            for (int i = 0; i < Places.Length; i++)
+                array[Places[i]] = tensors[i];
+            return array;
+        }
+
+        public bool SamePlaces(Slots other) => Length == other.Length && Places.SequenceEqual(other.Places);
+    }
 
     private sealed class RecomputeFunction : autograd.MultiTensorFunction<RecomputeFunction>
     {
@@ -125,10 +160,10 @@ public static class Checkpoint
             using var scope = NewDisposeScope();
             using var replay = state.Random?.Enter(1); // records the random state of the first run
             state.Statistics.BeforeRun(1); // the first run updates the running statistics
-            var outputs = state.Function(inputs) ?? throw new RematException("checkpoint: the function returned null; return its output tensors.");
-            if (outputs.Any(t => t is null))
-                throw new RematException("checkpoint: the function returned a null tensor; return only tensors, and non-tensors by closure.");
-            return [.. outputs.Select(t => scope.Contains(t) ? t.MoveToOuterDisposeScope() : t)];
+            state.Outputs = Slots.Of(state.Call(inputs));
+            if (state.Outputs.Tensors.Length == 0)
+                throw new RematException("checkpoint: the function returned no tensor; return at least one output tensor.");
+            return [.. state.Outputs.Tensors.Select(t => scope.Contains(t) ? t.MoveToOuterDisposeScope() : t)];
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> grads)
@@ -156,10 +191,14 @@ public static class Checkpoint
             state.Statistics.BeforeRun(1); // a recomputation's update of the running statistics is undone after its backward
             try
             {
-                Tensor[] outputs;
+                Slots recomputed;
                 using (enable_grad())
                 using (state.Random?.Enter(1)) // replays the first run's random state
-                    outputs = state.Function(detached);
+                    recomputed = Slots.Of(state.Call(detached));
+                if (!recomputed.SamePlaces(state.Outputs!))
+                    throw new RematException($"the recomputation returned {recomputed.Tensors.Length} tensors of {recomputed.Length} outputs, where the first run " +
+                                             $"returned {state.Outputs!.Tensors.Length} of {state.Outputs.Length}: the function must return the same outputs every time.");
+                var outputs = recomputed.Tensors;
                 if (!outputs.Any(o => o.requires_grad))
                     throw new RematException("none of the checkpointed function's outputs requires grad, so checkpointing it is " +
                                              "not necessary: run it without Checkpoint.Run, or under no_grad.");

@@ -100,6 +100,41 @@ public class CheckpointTests
     }
 
     [Fact]
+    public void A_null_input_reaches_the_function_and_a_null_output_comes_back_as_PyTorchs_None()
+    {
+        // DeepSpeed's test_ckpt_arg_none and PyTorch's test_checkpoint_non_tensor_inputs_outputs: None among the
+        // arguments and among the outputs.
+        var a = randn(5, requires_grad: true);
+        var b = randn(5, requires_grad: true);
+        Tensor[] F(Tensor[] xs)
+        {
+            Assert.Null(xs[1]);
+            return [xs[0] * xs[2], null!, (xs[0] + xs[2]).sin()];
+        }
+        var plain = F([a, null!, b]);
+        (plain[0].sum() + plain[2].sum()).backward();
+        Tensor ga = a.grad!.clone(), gb = b.grad!.clone();
+        a.grad!.zero_();
+        b.grad!.zero_();
+
+        var outs = Checkpoint.Run(F, [a, null!, b]);
+        Assert.Equal(3, outs.Length);
+        Assert.Null(outs[1]);
+        (outs[0].sum() + outs[2].sum()).backward();
+        AssertBitwiseEqual([ga, gb], [a.grad!, b.grad!], "input gradient");
+    }
+
+    [Fact]
+    public void A_recomputation_that_returns_other_outputs_than_the_first_run_is_a_catchable_error()
+    {
+        var a = randn(5, requires_grad: true);
+        int runs = 0;
+        var outs = Checkpoint.Run(xs => ++runs == 1 ? [xs[0] * 2, xs[0] * 3] : [xs[0] * 2, null!], [a]);
+        var error = Assert.Throws<RematException>(() => Checkpoint.Backward((outs[0] + outs[1]).sum()));
+        Assert.Contains("the function must return the same outputs every time", error.Message);
+    }
+
+    [Fact]
     public void An_input_that_requires_grad_but_is_unused_gets_no_gradient()
     {
         // PyTorch's test_checkpoint_partial_grad, first half: outputs that pass inputs through, one without grad.
