@@ -27,7 +27,7 @@ public static class Checkpoint
     /// <summary>Runs <paramref name="module"/> on one tensor under checkpointing, as <c>checkpoint(module, x)</c> in PyTorch.</summary>
     /// <remarks>
     /// Unlike a function, a module is known: the running statistics of its normalisation layers (BatchNorm) are updated
-    /// by the first run only, as in a plain step; the recomputation puts them back.
+    /// by the first run only, as in a plain step; the recomputation leaves them alone.
     /// </remarks>
     public static Tensor Run(nn.Module<Tensor, Tensor> module, Tensor input, bool preserveRngState = true)
     {
@@ -159,7 +159,7 @@ public static class Checkpoint
             // The scope frees the function's temporaries now: that is the point of running without recording.
             using var scope = NewDisposeScope();
             using var replay = state.Random?.Enter(1); // records the random state of the first run
-            state.Statistics.BeforeRun(1); // the first run updates the running statistics
+            using var statistics = state.Statistics.Enter(1); // the first run updates the running statistics
             state.Outputs = Slots.Of(state.Call(inputs));
             if (state.Outputs.Tensors.Length == 0)
                 throw new RematException("checkpoint: the function returned no tensor; return at least one output tensor.");
@@ -188,28 +188,21 @@ public static class Checkpoint
         {
             using var scope = NewDisposeScope(); // the recomputed graph goes as soon as its gradients are out
             var detached = saved.Select(t => t.detach().requires_grad_(t.requires_grad)).ToArray();
-            state.Statistics.BeforeRun(1); // a recomputation's update of the running statistics is undone after its backward
-            try
-            {
-                Slots recomputed;
-                using (enable_grad())
-                using (state.Random?.Enter(1)) // replays the first run's random state
-                    recomputed = Slots.Of(state.Call(detached));
-                if (!recomputed.SamePlaces(state.Outputs!))
-                    throw new RematException($"the recomputation returned {recomputed.Tensors.Length} tensors of {recomputed.Length} outputs, where the first run " +
-                                             $"returned {state.Outputs!.Tensors.Length} of {state.Outputs.Length}: the function must return the same outputs every time.");
-                var outputs = recomputed.Tensors;
-                if (!outputs.Any(o => o.requires_grad))
-                    throw new RematException("none of the checkpointed function's outputs requires grad, so checkpointing it is " +
-                                             "not necessary: run it without Checkpoint.Run, or under no_grad.");
-                var pairs = outputs.Zip(grads).Where(p => p.First.requires_grad && p.Second is not null && !p.Second.IsInvalid).ToArray();
-                if (pairs.Length > 0)
-                    autograd.backward(pairs.Select(p => p.First).ToList(), pairs.Select(p => p.Second).ToList());
-            }
-            finally
-            {
-                state.Statistics.Restore(1);
-            }
+            Slots recomputed;
+            using (enable_grad())
+            using (state.Random?.Enter(1)) // replays the first run's random state
+            using (state.Statistics.Enter(1)) // and leaves the running statistics as the first run left them
+                recomputed = Slots.Of(state.Call(detached));
+            if (!recomputed.SamePlaces(state.Outputs!))
+                throw new RematException($"the recomputation returned {recomputed.Tensors.Length} tensors of {recomputed.Length} outputs, where the first run " +
+                                         $"returned {state.Outputs!.Tensors.Length} of {state.Outputs.Length}: the function must return the same outputs every time.");
+            var outputs = recomputed.Tensors;
+            if (!outputs.Any(o => o.requires_grad))
+                throw new RematException("none of the checkpointed function's outputs requires grad, so checkpointing it is " +
+                                         "not necessary: run it without Checkpoint.Run, or under no_grad.");
+            var pairs = outputs.Zip(grads).Where(p => p.First.requires_grad && p.Second is not null && !p.Second.IsInvalid).ToArray();
+            if (pairs.Length > 0)
+                autograd.backward(pairs.Select(p => p.First).ToList(), pairs.Select(p => p.Second).ToList());
             // An input that requires grad but did not reach an output gets none, as in PyTorch.
             return [.. detached.Select(d => d.requires_grad && d.grad is { } g ? FirstOrderOnly.Wrap(g).MoveToOuterDisposeScope() : null!)];
         }

@@ -67,8 +67,8 @@ public sealed class GraphExecutor
         Tensor Available(int u) => plain[u] ?? records[u]?.Output ?? throw new InvalidOperationException($"x_{u} is not stored.");
         Tensor Compute(int v, Tensor[] xs)
         {
-            statistics.BeforeRun(v);
             using var replay = random.Enter(v);
+            using var frozen = statistics.Enter(v);
             return _nodes[v - 1](xs);
         }
         void Apply(Op op)
@@ -82,7 +82,6 @@ public sealed class GraphExecutor
                     using (var scope = NewDisposeScope())
                     using (no_grad())
                         plain[v] = Compute(v, xs).MoveToOuterDisposeScope();
-                    statistics.Restore(v); // nothing saved them: a rerun's update is undone at once
                     if (op.Kind == OpKind.Fn)
                         foreach (int u in _graph.Inputs(v).Where(u => u > 0 && _graph.Consumers(u).Count == 1))
                             Free(ref plain[u]);
@@ -135,7 +134,6 @@ public sealed class GraphExecutor
                                 gradients[u] = g.detach().clone().MoveToOuterDisposeScope();
                         }
                     }
-                    statistics.Restore(v); // a recording rerun's update, now that its backward has read them
                     output.Dispose();
                     foreach (var x in xs)
                         x.Dispose();
@@ -165,7 +163,6 @@ public sealed class GraphExecutor
         }
         finally
         {
-            statistics.RestoreAll();
             for (int v = 1; v <= N; v++)
             {
                 Free(ref plain[v]);

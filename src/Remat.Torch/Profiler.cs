@@ -38,8 +38,7 @@ public static class Profiler
         var parameters = stages.SelectMany(s => s.parameters()).ToArray();
         var gradients = parameters.Select(p => p.grad).ToArray();
         var state = random.get_rng_state();
-        var statistics = RunningStatistics.ForStages(stages);
-        statistics.CopyAll();
+        using var statistics = RunningStatistics.ForStages(stages).FreezeAll();
         try
         {
             foreach (var p in parameters)
@@ -51,7 +50,6 @@ public static class Profiler
             for (int i = 0; i < parameters.Length; i++)
                 parameters[i].grad = gradients[i];
             random.set_rng_state(state);
-            statistics.RestoreAll();
         }
     }
 
@@ -111,8 +109,7 @@ public static class Profiler
         var kept = parameters.ToArray();
         var gradients = kept.Select(p => p.grad).ToArray();
         var state = random.get_rng_state();
-        var statistics = RunningStatistics.ForStages(modules ?? new nn.Module?[nodes.Count]);
-        statistics.CopyAll();
+        using var statistics = RunningStatistics.ForStages(modules ?? new nn.Module?[nodes.Count]).FreezeAll();
         try
         {
             foreach (var p in kept)
@@ -145,7 +142,6 @@ public static class Profiler
             for (int i = 0; i < kept.Length; i++)
                 kept[i].grad = gradients[i];
             random.set_rng_state(state);
-            statistics.RestoreAll();
         }
     }
 

@@ -95,7 +95,6 @@ internal sealed class ScheduleRun : IDisposable
                 using (var scope = NewDisposeScope())
                 using (no_grad())
                     _plain[k] = RunStage(k, x).MoveToOuterDisposeScope();
-                _statistics.Restore(k); // nothing saved them: a rerun's update is undone at once
                 if (op.Kind == OpKind.Fn && k > 1)
                     Free(ref _plain[k - 1]);
                 return gradient;
@@ -120,7 +119,6 @@ internal sealed class ScheduleRun : IDisposable
                     if (record.Input.requires_grad)
                         next = record.Input.grad!.detach().MoveToOuterDisposeScope();
                 }
-                _statistics.Restore(k); // a recording rerun's update, now that its backward has read them
                 record.Output.Dispose();
                 record.Input.Dispose();
                 _records[k] = null;
@@ -136,13 +134,13 @@ internal sealed class ScheduleRun : IDisposable
     }
 
     /// <summary>
-    /// Runs stage k, replaying the random state of its first run when it is a recomputation, and copying its running
-    /// statistics for the caller to put back.
+    /// Runs stage k, replaying the random state of its first run and leaving its running statistics alone when it is a
+    /// recomputation.
     /// </summary>
     private Tensor RunStage(int k, Tensor x)
     {
-        _statistics.BeforeRun(k);
         using var replay = _random.Enter(k);
+        using var statistics = _statistics.Enter(k);
         return _stages[k - 1].forward(x);
     }
 
@@ -158,7 +156,6 @@ internal sealed class ScheduleRun : IDisposable
     /// <summary>Disposes what the run still holds (everything, when it stopped half-way).</summary>
     public void Dispose()
     {
-        _statistics.RestoreAll();
         for (int j = 1; j <= L; j++)
         {
             Free(ref _plain[j]);

@@ -86,6 +86,43 @@ public class RunningStatisticsTests
             Assert.True(plainGradients[i].eq(gradients[i]).all().item<bool>(), $"{way}: gradient {i} differs from the plain step's");
     }
 
+    [Theory]
+    [InlineData("checkpoint a module")]
+    [InlineData("CheckpointedSequential")]
+    public void A_BatchNorm_used_plainly_and_recomputed_in_one_step_is_updated_as_in_the_plain_step_and_its_backward_still_runs(string way)
+    {
+        // The module runs plainly in front (its graph saves its running statistics), then again inside the checkpointed
+        // part, whose recomputations run before that plain backward. Writing the statistics back after a recomputation
+        // would make the plain backward fail ("modified by an inplace operation"); freezing them does not.
+        random.manual_seed(6);
+        static nn.Module<Tensor, Tensor> Block() => nn.Sequential(nn.Linear(16, 16), nn.BatchNorm1d(16), nn.ReLU());
+        (nn.Module<Tensor, Tensor> Shared, nn.Module<Tensor, Tensor>[] Checkpointed) Model()
+        {
+            random.manual_seed(6);
+            var shared = Block();
+            return (shared, [Block(), shared, Block()]);
+        }
+        random.manual_seed(4);
+        var x = randn(10, 16);
+        var plain = Model();
+        plain.Checkpointed.Aggregate(plain.Shared.forward(x), (acc, s) => s.forward(acc)).pow(2).mean().backward();
+        var expectedStatistics = Statistics(plain.Checkpointed);
+        var expectedGradients = Models.Gradients(plain.Checkpointed);
+
+        var (shared, stages) = Model();
+        var h = shared.forward(x);
+        var y = way == "checkpoint a module"
+            ? stages.Aggregate(h, (acc, s) => Checkpoint.Run(s, acc))
+            : new CheckpointedSequential(stages, new PlanOptions { Strategy = "revolve", Snapshots = 1 }).forward(h);
+        Checkpoint.Backward(y.pow(2).mean());
+        var statistics = Statistics(stages);
+        var gradients = Models.Gradients(stages);
+        for (int i = 0; i < expectedStatistics.Length; i++)
+            Assert.True(expectedStatistics[i].eq(statistics[i]).all().item<bool>(), $"{way}: running statistic {i} differs from the plain step's");
+        for (int i = 0; i < expectedGradients.Length; i++)
+            Assert.True(expectedGradients[i].eq(gradients[i]).all().item<bool>(), $"{way}: gradient {i} differs from the plain step's");
+    }
+
     [Fact]
     public void A_recomputed_graph_node_updates_its_running_statistics_once_and_the_graph_profiler_leaves_them_alone()
     {
