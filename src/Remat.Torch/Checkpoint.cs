@@ -21,32 +21,28 @@ public static class Checkpoint
     public static Tensor Run(Func<Tensor, Tensor> function, Tensor input, bool preserveRngState = true)
     {
         ArgumentNullException.ThrowIfNull(function);
-        return Run(xs => [function(xs[0])], [input], preserveRngState)[0];
+        return Run(xs => [function(xs[0])], [input], preserveRngState, () => ReachedModules.Of(function))[0];
     }
 
     /// <summary>Runs <paramref name="module"/> on one tensor under checkpointing, as <c>checkpoint(module, x)</c> in PyTorch.</summary>
-    /// <remarks>
-    /// Unlike a function, a module is known: the running statistics of its normalisation layers (BatchNorm) are updated
-    /// by the first run only, as in a plain step; the recomputation leaves them alone.
-    /// </remarks>
     public static Tensor Run(nn.Module<Tensor, Tensor> module, Tensor input, bool preserveRngState = true)
     {
         ArgumentNullException.ThrowIfNull(module);
-        return Run(xs => [module.forward(xs[0])], [input], preserveRngState, [module])[0];
+        return Run(xs => [module.forward(xs[0])], [input], preserveRngState, () => [module])[0];
     }
 
     /// <summary>Runs <paramref name="function"/> on two tensors under checkpointing.</summary>
     public static Tensor Run(Func<Tensor, Tensor, Tensor> function, Tensor a, Tensor b, bool preserveRngState = true)
     {
         ArgumentNullException.ThrowIfNull(function);
-        return Run(xs => [function(xs[0], xs[1])], [a, b], preserveRngState)[0];
+        return Run(xs => [function(xs[0], xs[1])], [a, b], preserveRngState, () => ReachedModules.Of(function))[0];
     }
 
     /// <summary>Runs <paramref name="function"/> on three tensors under checkpointing.</summary>
     public static Tensor Run(Func<Tensor, Tensor, Tensor, Tensor> function, Tensor a, Tensor b, Tensor c, bool preserveRngState = true)
     {
         ArgumentNullException.ThrowIfNull(function);
-        return Run(xs => [function(xs[0], xs[1], xs[2])], [a, b, c], preserveRngState)[0];
+        return Run(xs => [function(xs[0], xs[1], xs[2])], [a, b, c], preserveRngState, () => ReachedModules.Of(function))[0];
     }
 
     /// <summary>
@@ -55,18 +51,21 @@ public static class Checkpoint
     /// Non-tensor arguments go in by closure; a null input (PyTorch's <c>None</c>) reaches the function as null and gets
     /// no gradient, and a null output comes back null. With <paramref name="preserveRngState"/> the recomputation sees the
     /// random state of the first run, so dropout draws the same mask (on CUDA, by reseeding: docs/torchsharp.md).
-    /// Under no-grad it simply runs the function. Buffers the function updates (a BatchNorm's running statistics) are
-    /// updated again by the recomputation, as in PyTorch: checkpoint the module itself
-    /// (<see cref="Run(nn.Module{Tensor, Tensor}, Tensor, bool)"/>) to have them updated once.
+    /// Under no-grad it simply runs the function. The running statistics of the normalisation layers (BatchNorm) that
+    /// the function reaches are updated by the first run only, as in a plain step: the layers of the module whose
+    /// method it is, or of the modules a lambda captured (<see cref="ReachedModules"/>, docs/torchsharp.md).
     /// </summary>
-    public static Tensor[] Run(Func<Tensor[], Tensor[]> function, Tensor[] inputs, bool preserveRngState = true) =>
-        Run(function, inputs, preserveRngState, []);
+    public static Tensor[] Run(Func<Tensor[], Tensor[]> function, Tensor[] inputs, bool preserveRngState = true)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        return Run(function, inputs, preserveRngState, () => ReachedModules.Of(function));
+    }
 
     /// <summary>
-    /// <see cref="Run(Func{Tensor[], Tensor[]}, Tensor[], bool)"/>, with the running statistics of
-    /// <paramref name="modules"/>' normalisation layers updated by the first run only.
+    /// <see cref="Run(Func{Tensor[], Tensor[]}, Tensor[], bool)"/>, with the running statistics of the normalisation
+    /// layers of <paramref name="modules"/> (asked for at the recomputation) updated by the first run only.
     /// </summary>
-    internal static Tensor[] Run(Func<Tensor[], Tensor[]> function, Tensor[] inputs, bool preserveRngState, IEnumerable<nn.Module> modules)
+    internal static Tensor[] Run(Func<Tensor[], Tensor[]> function, Tensor[] inputs, bool preserveRngState, Func<IEnumerable<nn.Module>> modules)
     {
         ArgumentNullException.ThrowIfNull(function);
         ArgumentNullException.ThrowIfNull(inputs);
@@ -79,7 +78,7 @@ public static class Checkpoint
         var tensors = Slots.Of(inputs);
         var device = tensors.Tensors.FirstOrDefault()?.device ?? CPU;
         var sentinel = BackwardGuard.Sentinel(device);
-        var state = new State(function, tensors, preserveRngState ? RandomStates.For(1, device) : null, RunningStatistics.ForOne(modules));
+        var state = new State(function, tensors, preserveRngState ? RandomStates.For(1, device) : null, modules);
         object[] vars = [state, .. tensors.Tensors, sentinel];
         var outputs = RecomputeFunction.apply(vars);
         return state.Outputs!.Spread([.. outputs]);
@@ -109,9 +108,9 @@ public static class Checkpoint
 
     /// <summary>
     /// What the backward needs beyond the input tensors: the function, where the inputs and (once the first run returned)
-    /// the outputs have their tensors, the random state and the running statistics.
+    /// the outputs have their tensors, the random state, and the modules whose running statistics a recomputation freezes.
     /// </summary>
-    private sealed record State(Func<Tensor[], Tensor[]> Function, Slots Inputs, RandomStates? Random, RunningStatistics Statistics)
+    private sealed record State(Func<Tensor[], Tensor[]> Function, Slots Inputs, RandomStates? Random, Func<IEnumerable<nn.Module>> Modules)
     {
         public Slots? Outputs { get; set; }
 
@@ -159,7 +158,6 @@ public static class Checkpoint
             // The scope frees the function's temporaries now: that is the point of running without recording.
             using var scope = NewDisposeScope();
             using var replay = state.Random?.Enter(1); // records the random state of the first run
-            using var statistics = state.Statistics.Enter(1); // the first run updates the running statistics
             state.Outputs = Slots.Of(state.Call(inputs));
             if (state.Outputs.Tensors.Length == 0)
                 throw new RematException("checkpoint: the function returned no tensor; return at least one output tensor.");
@@ -191,7 +189,7 @@ public static class Checkpoint
             Slots recomputed;
             using (enable_grad())
             using (state.Random?.Enter(1)) // replays the first run's random state
-            using (state.Statistics.Enter(1)) // and leaves the running statistics as the first run left them
+            using (RunningStatistics.Freeze(state.Modules())) // and leaves the running statistics as the first run left them
                 recomputed = Slots.Of(state.Call(detached));
             if (!recomputed.SamePlaces(state.Outputs!))
                 throw new RematException($"the recomputation returned {recomputed.Tensors.Length} tensors of {recomputed.Length} outputs, where the first run " +

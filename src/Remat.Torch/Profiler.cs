@@ -38,7 +38,7 @@ public static class Profiler
         var parameters = stages.SelectMany(s => s.parameters()).ToArray();
         var gradients = parameters.Select(p => p.grad).ToArray();
         var state = random.get_rng_state();
-        using var statistics = RunningStatistics.ForStages(stages).FreezeAll();
+        using var statistics = RunningStatistics.Freeze(stages);
         try
         {
             foreach (var p in parameters)
@@ -109,7 +109,7 @@ public static class Profiler
         var kept = parameters.ToArray();
         var gradients = kept.Select(p => p.grad).ToArray();
         var state = random.get_rng_state();
-        using var statistics = RunningStatistics.ForStages(modules ?? new nn.Module?[nodes.Count]).FreezeAll();
+        using var statistics = RunningStatistics.Freeze(modules?.OfType<nn.Module>() ?? []);
         try
         {
             foreach (var p in kept)

@@ -27,9 +27,6 @@ internal sealed class RunningStatistics
     /// <summary>The statistics of <paramref name="stages"/>, stage k being <c>stages[k - 1]</c> and its submodules (none where null).</summary>
     public static RunningStatistics ForStages(IEnumerable<nn.Module?> stages) => new([.. stages.Select(s => Layers(s is null ? [] : [s]))]);
 
-    /// <summary>The statistics of one stage made of <paramref name="modules"/> and their submodules (a function checkpoint).</summary>
-    public static RunningStatistics ForOne(IEnumerable<nn.Module> modules) => new([Layers(modules)]);
-
     private static TorchSharp.Modules.NormBase[] Layers(IEnumerable<nn.Module> modules) =>
         [.. modules.SelectMany(m => new[] { m }.Concat(m.modules())).OfType<TorchSharp.Modules.NormBase>().Distinct()];
 
@@ -42,8 +39,11 @@ internal sealed class RunningStatistics
         return Frozen.None;
     }
 
-    /// <summary>Freezes every stage's statistics until disposed (the profiler's steps).</summary>
-    public IDisposable FreezeAll() => Freeze([.. _layers.SelectMany(l => l).Distinct()]);
+    /// <summary>
+    /// Freezes the statistics of <paramref name="modules"/> and their submodules until disposed: a function checkpoint's
+    /// recomputation, the profiler's steps. Freezing a layer that does not run changes nothing.
+    /// </summary>
+    public static IDisposable Freeze(IEnumerable<nn.Module> modules) => Freeze(Layers(modules));
 
     private static Frozen Freeze(TorchSharp.Modules.NormBase[] layers)
     {

@@ -21,7 +21,8 @@ public class RunningStatisticsTests
         [.. stages.SelectMany(s => s.modules()).OfType<NormBase>().SelectMany(n => new[] { n.running_mean!, n.running_var!, n.num_batches_tracked! }).Select(t => t.clone())];
 
     /// <summary>The ways a model's stages run checkpointed, each recomputing some of them in the backward.</summary>
-    public static TheoryData<string> Ways => ["checkpoint a module", "checkpoint_sequential", "apply", "CheckpointedSequential", "executor",
+    public static TheoryData<string> Ways => ["checkpoint a module", "checkpoint a method", "checkpoint a lambda", "checkpoint a lambda over all stages",
+        "checkpoint_sequential", "apply", "CheckpointedSequential", "executor",
         "checkpoint a module" + Twice, "CheckpointedSequential" + Twice];
 
     private const string Twice = ", backward twice";
@@ -60,6 +61,9 @@ public class RunningStatisticsTests
             var l = loss(way.Replace(Twice, "") switch
             {
                 "checkpoint a module" => stages.Aggregate(x, (acc, s) => Checkpoint.Run(s, acc)),
+                "checkpoint a method" => stages.Aggregate(x, (acc, s) => Checkpoint.Run(s.forward, acc)),
+                "checkpoint a lambda" => stages.Aggregate(x, (acc, s) => Checkpoint.Run(t => s.forward(t), acc)),
+                "checkpoint a lambda over all stages" => Checkpoint.Run(xs => [stages.Aggregate(xs[0], (acc, s) => s.forward(acc))], [x])[0],
                 "checkpoint_sequential" => SequentialCheckpoint.Run(stages, 3, x),
                 "CheckpointedSequential" => checkpointed!.forward(x),
                 _ => net.forward(x),
