@@ -21,28 +21,28 @@ public static class Checkpoint
     public static Tensor Run(Func<Tensor, Tensor> function, Tensor input, bool preserveRngState = true)
     {
         ArgumentNullException.ThrowIfNull(function);
-        return Run(xs => [function(xs[0])], [input], preserveRngState, () => ReachedModules.Of(function))[0];
+        return Run(xs => [function(xs[0])], [input], preserveRngState, ReachedModules.Of(function))[0];
     }
 
     /// <summary>Runs <paramref name="module"/> on one tensor under checkpointing, as <c>checkpoint(module, x)</c> in PyTorch.</summary>
     public static Tensor Run(nn.Module<Tensor, Tensor> module, Tensor input, bool preserveRngState = true)
     {
         ArgumentNullException.ThrowIfNull(module);
-        return Run(xs => [module.forward(xs[0])], [input], preserveRngState, () => [module])[0];
+        return Run(xs => [module.forward(xs[0])], [input], preserveRngState, [module])[0];
     }
 
     /// <summary>Runs <paramref name="function"/> on two tensors under checkpointing.</summary>
     public static Tensor Run(Func<Tensor, Tensor, Tensor> function, Tensor a, Tensor b, bool preserveRngState = true)
     {
         ArgumentNullException.ThrowIfNull(function);
-        return Run(xs => [function(xs[0], xs[1])], [a, b], preserveRngState, () => ReachedModules.Of(function))[0];
+        return Run(xs => [function(xs[0], xs[1])], [a, b], preserveRngState, ReachedModules.Of(function))[0];
     }
 
     /// <summary>Runs <paramref name="function"/> on three tensors under checkpointing.</summary>
     public static Tensor Run(Func<Tensor, Tensor, Tensor, Tensor> function, Tensor a, Tensor b, Tensor c, bool preserveRngState = true)
     {
         ArgumentNullException.ThrowIfNull(function);
-        return Run(xs => [function(xs[0], xs[1], xs[2])], [a, b, c], preserveRngState, () => ReachedModules.Of(function))[0];
+        return Run(xs => [function(xs[0], xs[1], xs[2])], [a, b, c], preserveRngState, ReachedModules.Of(function))[0];
     }
 
     /// <summary>
@@ -58,14 +58,14 @@ public static class Checkpoint
     public static Tensor[] Run(Func<Tensor[], Tensor[]> function, Tensor[] inputs, bool preserveRngState = true)
     {
         ArgumentNullException.ThrowIfNull(function);
-        return Run(function, inputs, preserveRngState, () => ReachedModules.Of(function));
+        return Run(function, inputs, preserveRngState, ReachedModules.Of(function));
     }
 
     /// <summary>
     /// <see cref="Run(Func{Tensor[], Tensor[]}, Tensor[], bool)"/>, with the running statistics of the normalisation
-    /// layers of <paramref name="modules"/> (asked for at the recomputation) updated by the first run only.
+    /// layers of <paramref name="modules"/> (enumerated at each recomputation) updated by the first run only.
     /// </summary>
-    internal static Tensor[] Run(Func<Tensor[], Tensor[]> function, Tensor[] inputs, bool preserveRngState, Func<IEnumerable<nn.Module>> modules)
+    internal static Tensor[] Run(Func<Tensor[], Tensor[]> function, Tensor[] inputs, bool preserveRngState, IEnumerable<nn.Module> modules)
     {
         ArgumentNullException.ThrowIfNull(function);
         ArgumentNullException.ThrowIfNull(inputs);
@@ -110,7 +110,7 @@ public static class Checkpoint
     /// What the backward needs beyond the input tensors: the function, where the inputs and (once the first run returned)
     /// the outputs have their tensors, the random state, and the modules whose running statistics a recomputation freezes.
     /// </summary>
-    private sealed record State(Func<Tensor[], Tensor[]> Function, Slots Inputs, RandomStates? Random, Func<IEnumerable<nn.Module>> Modules)
+    private sealed record State(Func<Tensor[], Tensor[]> Function, Slots Inputs, RandomStates? Random, IEnumerable<nn.Module> Modules)
     {
         public Slots? Outputs { get; set; }
 
@@ -189,7 +189,7 @@ public static class Checkpoint
             Slots recomputed;
             using (enable_grad())
             using (state.Random?.Enter(1)) // replays the first run's random state
-            using (RunningStatistics.Freeze(state.Modules())) // and leaves the running statistics as the first run left them
+            using (RunningStatistics.Freeze(state.Modules)) // and leaves the running statistics as the first run left them
                 recomputed = Slots.Of(state.Call(detached));
             if (!recomputed.SamePlaces(state.Outputs!))
                 throw new RematException($"the recomputation returned {recomputed.Tensors.Length} tensors of {recomputed.Length} outputs, where the first run " +

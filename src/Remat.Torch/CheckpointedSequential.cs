@@ -140,7 +140,7 @@ public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
 
             public RandomStates Random { get; } = RandomStates.For(stages.Length, device);
 
-            public RunningStatistics Statistics { get; } = RunningStatistics.ForStages(stages);
+            public RunningStatistics Statistics { get; } = RunningStatistics.OfStages(stages);
 
             public Tensor? Input { get; set; }
 

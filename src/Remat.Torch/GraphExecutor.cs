@@ -9,31 +9,25 @@ namespace Remat.Torch;
 /// input's gradient to <c>d_u</c>, and every tensor an operation frees is disposed at once. Parameter gradients
 /// accumulate into <c>.grad</c> as in a plain step, and the input's gradient flows on when it requires grad. A node run
 /// a second time replays the random state of its first run (dropout draws the same mask, CPU generator), and leaves the
-/// running statistics of its module's normalisation layers as it found them (<see cref="RunningStatistics"/>).
+/// running statistics of the normalisation layers its function reaches as it found them (<see cref="RunningStatistics"/>).
 /// </summary>
 public sealed class GraphExecutor
 {
     private readonly Graph _graph;
     private readonly Func<Tensor[], Tensor>[] _nodes;
-    private readonly nn.Module?[] _modules;
 
     /// <summary>
     /// An executor for <paramref name="graph"/>: <c>nodes[v - 1]</c> computes node v from the outputs of
-    /// <c>graph.Inputs(v)</c>, in that order (a module's forward, an addition, a concatenation). <c>modules[v - 1]</c>,
-    /// when given, is the module node v runs (null where none): only the node's first run in a step updates the running
-    /// statistics of its normalisation layers (BatchNorm), as in the plain step. Without it a recomputed node updates
-    /// them again, as a function checkpoint does.
+    /// <c>graph.Inputs(v)</c>, in that order (a module's forward, an addition, a concatenation).
     /// </summary>
-    public GraphExecutor(Graph graph, IEnumerable<Func<Tensor[], Tensor>> nodes, IEnumerable<nn.Module?>? modules = null)
+    public GraphExecutor(Graph graph, IEnumerable<Func<Tensor[], Tensor>> nodes)
     {
         ArgumentNullException.ThrowIfNull(graph);
         ArgumentNullException.ThrowIfNull(nodes);
         _graph = graph;
         _nodes = nodes.ToArray();
-        _modules = modules?.ToArray() ?? new nn.Module?[_nodes.Length];
-        if (_nodes.Length != graph.Count || _modules.Length != graph.Count)
-            throw new ArgumentException($"the graph has {graph.Count} nodes and {_nodes.Length} functions and {_modules.Length} modules were given; " +
-                                        "give one of each per node (a null module where a node runs none).", nameof(nodes));
+        if (_nodes.Length != graph.Count)
+            throw new ArgumentException($"the graph has {graph.Count} nodes and {_nodes.Length} functions were given; give one per node.", nameof(nodes));
     }
 
     /// <summary>
@@ -61,7 +55,7 @@ public sealed class GraphExecutor
         var gradients = new Tensor?[N + 1];
         var waiting = Enumerable.Range(0, N + 1).Select(v => _graph.Consumers(v).Count).ToArray();
         using var random = RandomStates.For(N, input.device);
-        var statistics = RunningStatistics.ForStages(_modules);
+        var statistics = RunningStatistics.OfFunctions(_nodes);
         plain[0] = input;
         float value = 0;
         Tensor Available(int u) => plain[u] ?? records[u]?.Output ?? throw new InvalidOperationException($"x_{u} is not stored.");

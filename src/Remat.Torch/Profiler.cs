@@ -91,25 +91,23 @@ public static class Profiler
     /// Profiles a model given as a graph (docs/model.md "Graphs"): node v computes <c>nodes[v - 1]</c> from the outputs of
     /// <c>inputs[v - 1]</c> (0 is the model's input), and a node's inputs come before it. The figures are read as for a
     /// chain, from measured steps of <see cref="GraphExecutor"/> by periodic segments (<see cref="GraphSegments"/>).
-    /// The gradients of <paramref name="parameters"/> and the random generator are left as they were found, and so are the
-    /// running statistics of <paramref name="modules"/> (node v runs <c>modules[v - 1]</c>, as in <see cref="GraphExecutor"/>).
+    /// The gradients of <paramref name="parameters"/>, the random generator and the running statistics of the normalisation
+    /// layers the nodes reach (<see cref="ReachedModules"/>) are left as they were found.
     /// </summary>
     public static Graph Profile(IReadOnlyList<IReadOnlyList<int>> inputs, IReadOnlyList<Func<Tensor[], Tensor>> nodes,
-        IEnumerable<TorchSharp.Modules.Parameter> parameters, Tensor sampleInput, int repeats = 3, string? name = null, IReadOnlyList<string>? names = null,
-        IReadOnlyList<nn.Module?>? modules = null)
+        IEnumerable<TorchSharp.Modules.Parameter> parameters, Tensor sampleInput, int repeats = 3, string? name = null, IReadOnlyList<string>? names = null)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(nodes);
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(sampleInput);
         ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
-        if (inputs.Count != nodes.Count || names is not null && names.Count != nodes.Count || modules is not null && modules.Count != nodes.Count)
-            throw new ArgumentException($"give one list of inputs, one function, one name and one module per node: {inputs.Count} inputs, {nodes.Count} functions, " +
-                                        $"{names?.Count ?? nodes.Count} names, {modules?.Count ?? nodes.Count} modules.");
+        if (inputs.Count != nodes.Count || names is not null && names.Count != nodes.Count)
+            throw new ArgumentException($"give one list of inputs, one function and one name per node: {inputs.Count} inputs, {nodes.Count} functions, {names?.Count ?? nodes.Count} names.");
         var kept = parameters.ToArray();
         var gradients = kept.Select(p => p.grad).ToArray();
         var state = random.get_rng_state();
-        using var statistics = RunningStatistics.Freeze(modules?.OfType<nn.Module>() ?? []);
+        using var statistics = RunningStatistics.Freeze(nodes.SelectMany(ReachedModules.Of));
         try
         {
             foreach (var p in kept)
@@ -133,7 +131,7 @@ public static class Profiler
             }
             var sized = new Graph(inputBytes, Enumerable.Range(1, N).Select(v => new Stage(Name(v), 1, 1, outputs[v], outputs[v])), inputs, name);
             var schedule = GraphSegments.Plan(sized, new Periodic().SegmentsFor(N));
-            var executor = new GraphExecutor(sized, nodes, modules);
+            var executor = new GraphExecutor(sized, nodes);
             var samples = Collect(N, inputBytes, repeats, schedule, () => executor.Measure(schedule, input, y => y.sum()).Trace);
             return new Graph(inputBytes, Enumerable.Range(1, N).Select(v => samples.Stage(v, Name(v), outputs[v])), inputs, name);
         }

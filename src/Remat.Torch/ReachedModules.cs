@@ -14,13 +14,13 @@ namespace Remat.Torch;
 /// </summary>
 internal static class ReachedModules
 {
-    /// <summary>The modules <paramref name="function"/> reaches.</summary>
+    /// <summary>The modules <paramref name="function"/> reaches, searched when first enumerated (each time).</summary>
     public static IEnumerable<nn.Module> Of(Delegate function)
     {
         var found = new List<nn.Module>();
-        var seen = new HashSet<object>(ReferenceEqualityComparer.Instance);
-        Visit(function, found, seen);
-        return found;
+        Visit(function, found, new HashSet<object>(ReferenceEqualityComparer.Instance));
+        foreach (var module in found)
+            yield return module;
     }
 
     private static void Visit(object? value, List<nn.Module> found, HashSet<object> seen)

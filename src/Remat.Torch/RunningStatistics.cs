@@ -13,28 +13,22 @@ namespace Remat.Torch;
 /// Without this, a recomputed BatchNorm counts each batch once per run: its momentum applied twice and
 /// <c>num_batches_tracked</c> 2 after one step (docs/torchsharp.md).
 /// </summary>
-internal sealed class RunningStatistics
+/// <param name="stages">The modules stage k reaches, <c>stages[k - 1]</c> (with their submodules), read at each of its reruns.</param>
+internal sealed class RunningStatistics(IReadOnlyList<IEnumerable<nn.Module>> stages)
 {
-    private readonly TorchSharp.Modules.NormBase[][] _layers;
-    private readonly bool[] _ran;
+    private readonly bool[] _ran = new bool[stages.Count + 1];
 
-    private RunningStatistics(TorchSharp.Modules.NormBase[][] layers)
-    {
-        _layers = layers;
-        _ran = new bool[layers.Length + 1];
-    }
+    /// <summary>The statistics of a chain's stages, each a module.</summary>
+    public static RunningStatistics OfStages(IEnumerable<nn.Module> stages) => new([.. stages.Select(s => (IEnumerable<nn.Module>)[s])]);
 
-    /// <summary>The statistics of <paramref name="stages"/>, stage k being <c>stages[k - 1]</c> and its submodules (none where null).</summary>
-    public static RunningStatistics ForStages(IEnumerable<nn.Module?> stages) => new([.. stages.Select(s => Layers(s is null ? [] : [s]))]);
-
-    private static TorchSharp.Modules.NormBase[] Layers(IEnumerable<nn.Module> modules) =>
-        [.. modules.SelectMany(m => new[] { m }.Concat(m.modules())).OfType<TorchSharp.Modules.NormBase>().Distinct()];
+    /// <summary>The statistics of stages given as functions: the modules each reaches (<see cref="ReachedModules"/>).</summary>
+    public static RunningStatistics OfFunctions(IEnumerable<Delegate> functions) => new([.. functions.Select(ReachedModules.Of)]);
 
     /// <summary>Enters a run of stage <paramref name="k"/>: its first run updates the statistics; a rerun runs frozen until disposed.</summary>
     public IDisposable Enter(int k)
     {
         if (_ran[k])
-            return Freeze(_layers[k - 1]);
+            return Freeze(stages[k - 1]);
         _ran[k] = true;
         return Frozen.None;
     }
@@ -43,10 +37,9 @@ internal sealed class RunningStatistics
     /// Freezes the statistics of <paramref name="modules"/> and their submodules until disposed: a function checkpoint's
     /// recomputation, the profiler's steps. Freezing a layer that does not run changes nothing.
     /// </summary>
-    public static IDisposable Freeze(IEnumerable<nn.Module> modules) => Freeze(Layers(modules));
-
-    private static Frozen Freeze(TorchSharp.Modules.NormBase[] layers)
+    public static IDisposable Freeze(IEnumerable<nn.Module> modules)
     {
+        var layers = modules.SelectMany(m => new[] { m }.Concat(m.modules())).OfType<TorchSharp.Modules.NormBase>().Distinct();
         var frozen = layers.Where(n => n.training && n.track_running_stats && n.num_batches_tracked is not null)
             .Select(n => (Layer: n, n.momentum, Count: n.num_batches_tracked!.detach().clone().DetachFromDisposeScope())).ToArray();
         foreach (var f in frozen)

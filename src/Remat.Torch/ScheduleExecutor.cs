@@ -50,7 +50,7 @@ public sealed class ScheduleExecutor
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(loss);
         using var random = RandomStates.For(_stages.Length, input.device);
-        using var run = new ScheduleRun(_stages, schedule, input, random, RunningStatistics.ForStages(_stages), recorder);
+        using var run = new ScheduleRun(_stages, schedule, input, random, RunningStatistics.OfStages(_stages), recorder);
         var output = run.Forward();
         float value = 0;
         Tensor? gradient = null;

@@ -27,7 +27,7 @@ public static class SequentialCheckpoint
         for (int i = 0; i < n - 1; i++)
         {
             var segment = modules.Skip(i * size).Take(size).ToArray();
-            x = Checkpoint.Run(t => [segment.Aggregate(t[0], (acc, m) => m.forward(acc))], [x], preserveRngState, () => segment)[0];
+            x = Checkpoint.Run(t => [segment.Aggregate(t[0], (acc, m) => m.forward(acc))], [x], preserveRngState, segment)[0];
         }
         return modules.Skip((n - 1) * size).Aggregate(x, (acc, m) => m.forward(acc));
     }

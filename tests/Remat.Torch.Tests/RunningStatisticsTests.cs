@@ -154,11 +154,11 @@ public class RunningStatisticsTests
         var net = Net();
         var parameters = net.Modules.OfType<nn.Module>().SelectMany(m => m.parameters()).ToArray();
         var before = Statistics(net.Modules.OfType<nn.Module>());
-        Profiler.Profile([.. Enumerable.Range(1, 4).Select(graph.Inputs)], net.Nodes, parameters, x0, modules: net.Modules);
+        Profiler.Profile([.. Enumerable.Range(1, 4).Select(graph.Inputs)], net.Nodes, parameters, x0);
         var profiled = Statistics(net.Modules.OfType<nn.Module>());
         for (int i = 0; i < before.Length; i++)
             Assert.True(before[i].eq(profiled[i]).all().item<bool>(), $"the graph profiler changed running statistic {i}");
-        new GraphExecutor(graph, net.Nodes, net.Modules).Step(schedule, x0, t => t.pow(2).mean());
+        new GraphExecutor(graph, net.Nodes).Step(schedule, x0, t => t.pow(2).mean());
         var got = Statistics(net.Modules.OfType<nn.Module>());
         for (int i = 0; i < expected.Length; i++)
             Assert.True(expected[i].eq(got[i]).all().item<bool>(), $"running statistic {i} differs from the plain step's after a step by {schedule}");
