@@ -17,8 +17,19 @@ public class RunningStatisticsTests
             (nn.Module<Tensor, Tensor>)nn.Sequential(nn.Linear(Widths[i], Widths[i + 1]), nn.BatchNorm1d(Widths[i + 1]), nn.ReLU()))];
     }
 
+    /// <summary>Asserts that each tensor equals its expected one bitwise; <paramref name="what"/> names the i-th in the message.</summary>
+    private static void AssertBitwise(Tensor[] expected, Tensor[] actual, Func<int, string> what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(expected[i].eq(actual[i]).all().item<bool>(), $"{what(i)}: {actual[i].str()} against {expected[i].str()}");
+    }
+
+    /// <summary>Every running mean, variance and batch count, in that order per layer.</summary>
     private static Tensor[] Statistics(IEnumerable<nn.Module> stages) =>
         [.. stages.SelectMany(s => s.modules()).OfType<NormBase>().SelectMany(n => new[] { n.running_mean!, n.running_var!, n.num_batches_tracked! }).Select(t => t.clone())];
+
+    private static string Name(int statistic) => (statistic % 3) switch { 0 => "running_mean", 1 => "running_var", _ => "num_batches_tracked" };
 
     /// <summary>The ways a model's stages run checkpointed, each recomputing some of them in the backward.</summary>
     public static TheoryData<string> Ways => ["checkpoint a module", "checkpoint a method", "checkpoint a lambda", "checkpoint a lambda over all stages",
@@ -81,13 +92,8 @@ public class RunningStatisticsTests
     {
         var (plainStatistics, plainGradients) = TwoSteps(way.EndsWith(Twice) ? "plain" + Twice : "plain", Stages());
         var (statistics, gradients) = TwoSteps(way, Stages());
-        Assert.Equal(plainStatistics.Length, statistics.Length);
-        for (int i = 0; i < statistics.Length; i++)
-            Assert.True(plainStatistics[i].eq(statistics[i]).all().item<bool>(),
-                $"{way}: running statistic {i} ({(i % 3 == 2 ? "num_batches_tracked" : i % 3 == 0 ? "running_mean" : "running_var")}) differs from the plain " +
-                $"step's after two steps: {statistics[i].str()} against {plainStatistics[i].str()}");
-        for (int i = 0; i < gradients.Length; i++)
-            Assert.True(plainGradients[i].eq(gradients[i]).all().item<bool>(), $"{way}: gradient {i} differs from the plain step's");
+        AssertBitwise(plainStatistics, statistics, i => $"{way}: running statistic {i} ({Name(i)}) differs from the plain step's after two steps");
+        AssertBitwise(plainGradients, gradients, i => $"{way}: gradient {i} differs from the plain step's");
     }
 
     [Theory]
@@ -121,10 +127,8 @@ public class RunningStatisticsTests
         Checkpoint.Backward(y.pow(2).mean());
         var statistics = Statistics(stages);
         var gradients = Models.Gradients(stages);
-        for (int i = 0; i < expectedStatistics.Length; i++)
-            Assert.True(expectedStatistics[i].eq(statistics[i]).all().item<bool>(), $"{way}: running statistic {i} differs from the plain step's");
-        for (int i = 0; i < expectedGradients.Length; i++)
-            Assert.True(expectedGradients[i].eq(gradients[i]).all().item<bool>(), $"{way}: gradient {i} differs from the plain step's");
+        AssertBitwise(expectedStatistics, statistics, i => $"{way}: running statistic {i} ({Name(i)}) differs from the plain step's");
+        AssertBitwise(expectedGradients, gradients, i => $"{way}: gradient {i} differs from the plain step's");
     }
 
     [Fact]
@@ -156,11 +160,9 @@ public class RunningStatisticsTests
         var before = Statistics(net.Modules.OfType<nn.Module>());
         Profiler.Profile([.. Enumerable.Range(1, 4).Select(graph.Inputs)], net.Nodes, parameters, x0);
         var profiled = Statistics(net.Modules.OfType<nn.Module>());
-        for (int i = 0; i < before.Length; i++)
-            Assert.True(before[i].eq(profiled[i]).all().item<bool>(), $"the graph profiler changed running statistic {i}");
+        AssertBitwise(before, profiled, i => $"the graph profiler changed running statistic {i} ({Name(i)})");
         new GraphExecutor(graph, net.Nodes).Step(schedule, x0, t => t.pow(2).mean());
         var got = Statistics(net.Modules.OfType<nn.Module>());
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(expected[i].eq(got[i]).all().item<bool>(), $"running statistic {i} differs from the plain step's after a step by {schedule}");
+        AssertBitwise(expected, got, i => $"running statistic {i} ({Name(i)}) differs from the plain step's after a step by {schedule}");
     }
 }
