@@ -37,6 +37,48 @@ public class CheckpointTests
         AssertBitwiseEqual([plainInput], [x.grad!], "input gradient");
     }
 
+    [Fact]
+    public void Nested_checkpoints_give_the_plain_gradients_and_recompute_the_inner_function_in_each_backward()
+    {
+        // A checkpoint inside a checkpointed function, with dropout: the outer recomputation runs the inner checkpoint
+        // again, whose own backward recomputes it once more (reentrant nesting, as PyTorch's use_reentrant=True).
+        var inner = Block(16, dropout: 0.3);
+        var outer = nn.Linear(16, 16);
+        int innerRuns = 0;
+        Tensor Inner(Tensor t)
+        {
+            innerRuns++;
+            return inner.forward(t);
+        }
+        random.manual_seed(2);
+        var x = randn(8, 16, requires_grad: true);
+        random.manual_seed(3);
+        outer.forward(Inner(x)).pow(2).sum().backward();
+        var plainParams = Grads(inner).Concat(Grads(outer)).ToArray();
+        var plainInput = x.grad!.clone();
+        inner.zero_grad();
+        outer.zero_grad();
+        x.grad!.zero_();
+
+        innerRuns = 0;
+        random.manual_seed(3);
+        Checkpoint.Run(t => outer.forward(Checkpoint.Run(Inner, t)), x).pow(2).sum().backward();
+        AssertBitwiseEqual(plainParams, [.. Grads(inner), .. Grads(outer)], "parameter gradient");
+        AssertBitwiseEqual([plainInput], [x.grad!], "input gradient");
+        Assert.True(innerRuns == 3, $"the inner function should run three times (forward, the outer recomputation, its own), ran {innerRuns}");
+    }
+
+    [Fact]
+    public void A_function_that_returns_its_input_or_a_view_of_it_passes_the_gradient_through()
+    {
+        var a = randn(4, 8, requires_grad: true);
+        (Checkpoint.Run(t => t, a) * 3).sum().backward();
+        Assert.True(a.grad!.eq(3).all().item<bool>(), "an identity checkpoint passes 3 through");
+        var b = randn(4, 8, requires_grad: true);
+        (Checkpoint.Run(t => t.view(32), b) * 5).sum().backward();
+        Assert.True(b.grad!.eq(5).all().item<bool>(), "a view checkpoint passes 5 through");
+    }
+
     /// <summary>The parameter gradients of a dropout block, run plainly and then checkpointed, from the same seed.</summary>
     private static (Tensor[] Plain, Tensor[] Checkpointed) DropoutGradients(bool preserveRngState)
     {
