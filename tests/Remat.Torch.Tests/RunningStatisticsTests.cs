@@ -32,7 +32,7 @@ public class RunningStatisticsTests
     private static string Name(int statistic) => (statistic % 3) switch { 0 => "running_mean", 1 => "running_var", _ => "num_batches_tracked" };
 
     /// <summary>The ways a model's stages run checkpointed, each recomputing some of them in the backward.</summary>
-    public static TheoryData<string> Ways => ["checkpoint a module", "checkpoint a method", "checkpoint a lambda", "checkpoint a lambda over all stages",
+    public static TheoryData<string> Ways => ["checkpoint a module", "checkpoint a method", "checkpoint a lambda", "checkpoint a lambda over all stages", "checkpoint a lambda over a list",
         "checkpoint_sequential", "apply", "CheckpointedSequential", "executor",
         "checkpoint a module" + Twice, "CheckpointedSequential" + Twice];
 
@@ -55,6 +55,7 @@ public class RunningStatisticsTests
     private static (Tensor[] Statistics, Tensor[] Gradients) TwoSteps(string way, nn.Module<Tensor, Tensor>[] stages)
     {
         var net = new Net(stages);
+        var list = stages.ToList();
         var checkpointed = way.StartsWith("CheckpointedSequential") ? new CheckpointedSequential(stages, new PlanOptions { Strategy = "revolve", Snapshots = 2 }) : null;
         if (way == "apply")
             Checkpointing.Apply(net, (_, m) => m is Sequential, everyNth: 1);
@@ -75,6 +76,7 @@ public class RunningStatisticsTests
                 "checkpoint a method" => stages.Aggregate(x, (acc, s) => Checkpoint.Run(s.forward, acc)),
                 "checkpoint a lambda" => stages.Aggregate(x, (acc, s) => Checkpoint.Run(t => s.forward(t), acc)),
                 "checkpoint a lambda over all stages" => Checkpoint.Run(xs => [stages.Aggregate(xs[0], (acc, s) => s.forward(acc))], [x])[0],
+                "checkpoint a lambda over a list" => Checkpoint.Run(t => list.Aggregate(t, (acc, s) => s.forward(acc)), x),
                 "checkpoint_sequential" => SequentialCheckpoint.Run(stages, 3, x),
                 "CheckpointedSequential" => checkpointed!.forward(x),
                 _ => net.forward(x),
