@@ -195,7 +195,10 @@ public static class Checkpoint
                 throw new RematException($"the recomputation returned {recomputed.Tensors.Length} tensors of {recomputed.Length} outputs, where the first run " +
                                          $"returned {state.Outputs!.Tensors.Length} of {state.Outputs.Length}: the function must return the same outputs every time.");
             var outputs = recomputed.Tensors;
-            if (!outputs.Any(o => o.requires_grad))
+            // With no output that requires grad there is nothing to back-propagate. PyTorch refuses that when an input
+            // requires grad (its test_checkpoint_partial_grad), and never gets here when none does: a function of inputs
+            // without grad and of no parameter (a flatten of the raw input) then simply gives no gradient.
+            if (!outputs.Any(o => o.requires_grad) && detached.Any(d => d.requires_grad))
                 throw new RematException("none of the checkpointed function's outputs requires grad, so checkpointing it is " +
                                          "not necessary: run it without Checkpoint.Run, or under no_grad.");
             var pairs = outputs.Zip(grads).Where(p => p.First.requires_grad && p.Second is not null && !p.Second.IsInvalid).ToArray();

@@ -112,22 +112,25 @@ public sealed class GraphExecutor
                 case OpKind.B:
                 {
                     var (xs, output) = records[v]!.Value;
-                    using (var scope = NewDisposeScope())
-                    {
-                        using (enable_grad())
-                            output.backward([gradients[v]!]);
-                        var ins = _graph.Inputs(v);
-                        for (int i = 0; i < ins.Count; i++)
+                    // Nothing flows back where the node's output needs no gradient (a node without parameters on the
+                    // input without grad) or where no reader sent one, as in the plain step.
+                    if (gradients[v] is { } gradient && output.requires_grad)
+                        using (var scope = NewDisposeScope())
                         {
-                            int u = ins[i];
-                            if (xs[i].grad is not { } g)
-                                continue;
-                            if (gradients[u] is { } sum)
-                                sum.add_(g); // d_u gathers every reader's contribution
-                            else
-                                gradients[u] = g.detach().clone().MoveToOuterDisposeScope();
+                            using (enable_grad())
+                                output.backward([gradient]);
+                            var ins = _graph.Inputs(v);
+                            for (int i = 0; i < ins.Count; i++)
+                            {
+                                int u = ins[i];
+                                if (xs[i].grad is not { } g)
+                                    continue;
+                                if (gradients[u] is { } sum)
+                                    sum.add_(g); // d_u gathers every reader's contribution
+                                else
+                                    gradients[u] = g.detach().clone().MoveToOuterDisposeScope();
+                            }
                         }
-                    }
                     output.Dispose();
                     foreach (var x in xs)
                         x.Dispose();

@@ -24,6 +24,7 @@ internal sealed class ScheduleRun : IDisposable
     private readonly (Tensor Input, Tensor Output)?[] _records;
     private readonly OpRecorder? _recorder;
     private int _next; // the index of the next operation to run
+    private int _backward; // the stage whose backward runs next: d_k exists for it alone
 
     /// <summary>
     /// A run of <paramref name="schedule"/> on <paramref name="input"/>, with the random states of the stages' first runs
@@ -40,6 +41,7 @@ internal sealed class ScheduleRun : IDisposable
         _plain = new Tensor?[stages.Length + 1];
         _records = new (Tensor, Tensor)?[stages.Length + 1];
         _plain[0] = input;
+        _backward = stages.Length;
     }
 
     private int L => _stages.Length;
@@ -51,7 +53,11 @@ internal sealed class ScheduleRun : IDisposable
     public Tensor Forward()
     {
         for (; _next < _schedule.Ops.Count && _schedule.Ops[_next].Kind != OpKind.Loss; _next++)
+        {
+            if (_schedule.Ops[_next].Kind == OpKind.B)
+                throw new ScheduleException(_next, $"{_schedule.Ops[_next]} comes before the Loss operation, which makes d_{L}.");
             Measured(_next, gradient: null);
+        }
         if (_next == _schedule.Ops.Count)
             throw new ScheduleException(_next, "the schedule has no Loss operation.");
         return Available(L, _next, Op.Loss);
@@ -109,20 +115,27 @@ internal sealed class ScheduleRun : IDisposable
             }
             case OpKind.B:
             {
-                if (_records[k] is not { } record || gradient is null)
-                    throw new ScheduleException(index, $"{op} needs the record x̄_{k} and d_{k}.");
+                if (k != _backward)
+                    throw new ScheduleException(index, $"{op} needs d_{k}, which only B({k + 1}) makes; the backwards run B({L}) down to B(1).");
+                if (_records[k] is not { } record)
+                    throw new ScheduleException(index, $"{op} needs the record x̄_{k}.");
+                _backward--;
+                // Nothing flows back where the stage's output needs no gradient (a first stage without parameters on an
+                // input without grad: a flatten, a pooling) or where no gradient came (a stage that detached), as in
+                // the plain step: the stages before get none.
                 Tensor? next = null;
-                using (var scope = NewDisposeScope())
-                {
-                    using (enable_grad())
-                        record.Output.backward([gradient]);
-                    if (record.Input.requires_grad)
-                        next = record.Input.grad!.detach().MoveToOuterDisposeScope();
-                }
+                if (gradient is not null && record.Output.requires_grad)
+                    using (var scope = NewDisposeScope())
+                    {
+                        using (enable_grad())
+                            record.Output.backward([gradient]);
+                        if (record.Input.grad is { } g)
+                            next = g.detach().MoveToOuterDisposeScope();
+                    }
                 record.Output.Dispose();
                 record.Input.Dispose();
                 _records[k] = null;
-                gradient.Dispose();
+                gradient?.Dispose();
                 Free(ref _plain[k]); // dead: docs/model.md
                 if (k > 1)
                     Free(ref _plain[k - 1]);

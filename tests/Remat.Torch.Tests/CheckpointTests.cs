@@ -207,6 +207,20 @@ public class CheckpointTests
     }
 
     [Fact]
+    public void A_function_of_no_parameter_on_inputs_without_grad_gives_no_gradient_and_no_error()
+    {
+        // checkpoint(flatten, raw_input) in front of a layer: PyTorch's checkpoint never reaches its backward here, and
+        // the layer after it gets its gradients; so must Remat's, whose sentinel always reaches it.
+        var layer = nn.Linear(8, 3);
+        var x = randn(4, 2, 4);
+        layer.forward(x.flatten(1)).pow(2).sum().backward();
+        var plain = Grads(layer);
+        layer.zero_grad();
+        Checkpoint.Backward(layer.forward(Checkpoint.Run(t => t.flatten(1), x)).pow(2).sum());
+        AssertBitwiseEqual(plain, Grads(layer), "parameter gradient");
+    }
+
+    [Fact]
     public void Plain_backward_also_throws_when_a_checkpoint_fails()
     {
         var x = randn(3, requires_grad: true);

@@ -184,6 +184,33 @@ public class CheckpointedSequentialTests
         Assert.Contains("the stage was run again", e.Message);
     }
 
+    [Theory]
+    [InlineData("storeall")]
+    [InlineData("periodic")]
+    public void A_first_stage_without_parameters_on_an_input_without_grad_trains_as_the_plain_model(string strategy)
+    {
+        // nn.Sequential(nn.Flatten(), nn.Linear(...), ...) on raw data, the first model of many: the flatten's record
+        // needs no gradient, and the backward must pass over it as the plain step does.
+        Sequential Model()
+        {
+            random.manual_seed(4);
+            return nn.Sequential(nn.Flatten(), nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 4));
+        }
+        random.manual_seed(5);
+        var x = randn(6, 2, 4);
+        var plain = Model();
+        random.manual_seed(9);
+        plain.forward(x).pow(2).sum().backward();
+        var expected = plain.parameters().Select(p => p.grad!.clone()).ToArray();
+
+        var model = Model();
+        var module = new CheckpointedSequential(model, new PlanOptions { Strategy = strategy });
+        module.ChainFor(x);
+        random.manual_seed(9);
+        Checkpoint.Backward(module.forward(x).pow(2).sum());
+        AssertBitwise(expected, [.. model.parameters().Select(p => p.grad!)], strategy);
+    }
+
     [Fact]
     public void It_takes_a_Sequential_and_its_parameters_are_the_stages()
     {

@@ -162,4 +162,20 @@ public class ScheduleExecutorTests
         var e = Assert.Throws<ScheduleException>(() => new ScheduleExecutor(stages).Step(bad, randn(2, 4), Models.Loss));
         Assert.Equal(0, e.OpIndex);
     }
+
+    [Theory]
+    [InlineData("Fe1 Fe2 Loss B1 B2", 3)] // B(1) before B(2): d_1 is not there yet
+    [InlineData("Fe1 Fe2 B2 Loss B1", 2)] // a backward before the loss
+    public void A_backward_out_of_order_is_refused_with_its_index(string ops, int index)
+    {
+        var stages = Models.Mlp([4, 4, 4]);
+        var schedule = new Schedule("bad", [.. ops.Split(' ').Select(o => o switch
+        {
+            "Loss" => Op.Loss,
+            _ when o.StartsWith("Fe") => Op.Fe(o[2] - '0'),
+            _ => Op.B(o[1] - '0'),
+        })]);
+        var e = Assert.Throws<ScheduleException>(() => new ScheduleExecutor(stages).Step(schedule, randn(2, 4).requires_grad_(true), Models.Loss));
+        Assert.True(e.OpIndex == index, $"the refusal should name operation {index} ({ops}), named {e.OpIndex}: {e.Message}");
+    }
 }
