@@ -73,7 +73,8 @@ public static class Profiler
             var x = input;
             for (int k = 1; k <= L; k++)
             {
-                var y = stages[k - 1].forward(x);
+                var stage = stages[k - 1];
+                var y = RefusingInPlace($"stage {k} ({stage.GetName()})", [x], xs => stage.forward(xs[0]));
                 outputs[k] = Bytes(y);
                 if (!ReferenceEquals(x, input))
                     x.Dispose();
@@ -126,7 +127,7 @@ public static class Profiler
                 x[0] = input;
                 for (int v = 1; v <= N; v++)
                 {
-                    x[v] = nodes[v - 1]([.. inputs[v - 1].Select(u => x[u])]);
+                    x[v] = RefusingInPlace($"node {v} ({Name(v)})", [.. inputs[v - 1].Select(u => x[u])], nodes[v - 1]);
                     outputs[v] = Bytes(x[v]);
                 }
             }
@@ -142,6 +143,25 @@ public static class Profiler
                 kept[i].grad = gradients[i];
             random.set_rng_state(state);
         }
+    }
+
+    /// <summary>
+    /// Runs a stage (or node) of the no-grad sweep, and refuses it when it changed an input in place (ReLU or Dropout
+    /// with <c>inplace: true</c> applied to it). A stage is run again from the input that was kept, which must still hold
+    /// the first run's values, and a recording run's input is a leaf that libtorch refuses to change in place.
+    /// </summary>
+    private static Tensor RefusingInPlace(string what, Tensor[] inputs, Func<Tensor[], Tensor> run)
+    {
+        var copies = inputs.Select(t => t.clone()).ToArray();
+        var output = run(inputs);
+        bool changed = copies.Zip(inputs).Any(p => !p.First.eq(p.Second).logical_or(p.First.isnan().logical_and(p.Second.isnan())).all().item<bool>());
+        foreach (var c in copies)
+            c.Dispose();
+        if (changed)
+            throw new RematException($"{what} changes its input in place (an operation with inplace: true applied to it, such as ReLU or " +
+                                     "Dropout): a checkpointed stage runs again from its kept input, which must keep the first run's values. " +
+                                     "Make that operation out of place, or move it to the end of the stage before.");
+        return output;
     }
 
     /// <summary>Runs <see cref="Warmup"/> steps, then <paramref name="repeats"/> measured ones, and gathers their figures.</summary>
