@@ -136,6 +136,25 @@ public class RunningStatisticsTests
     }
 
     [Fact]
+    public void An_InstanceNorm_that_tracks_running_statistics_is_updated_once_per_step_too()
+    {
+        static nn.Module<Tensor, Tensor>[] Model()
+        {
+            random.manual_seed(7);
+            return [.. Enumerable.Range(0, 4).Select(_ => (nn.Module<Tensor, Tensor>)nn.Sequential(
+                nn.Conv1d(6, 6, 3, padding: 1), nn.InstanceNorm1d(6, affine: true, track_running_stats: true), nn.ReLU()))];
+        }
+        random.manual_seed(3);
+        var x = randn(5, 6, 10);
+        var plain = Model();
+        plain.Aggregate(x, (h, s) => s.forward(h)).pow(2).mean().backward();
+        var stages = Model();
+        Checkpoint.Backward(new CheckpointedSequential(stages, new PlanOptions { Strategy = "revolve", Snapshots = 1 }).forward(x).pow(2).mean());
+        AssertBitwise(Statistics(plain), Statistics(stages), i => $"InstanceNorm running statistic {i} ({Name(i)}) differs from the plain step's");
+        AssertBitwise(Models.Gradients(plain), Models.Gradients(stages), i => $"gradient {i} differs from the plain step's");
+    }
+
+    [Fact]
     public void A_recomputed_graph_node_updates_its_running_statistics_once_and_the_graph_profiler_leaves_them_alone()
     {
         // 1 = bn(linear(x0)), 2 = relu(bn(linear(1))), 3 = 1 + 2 (a residual), 4 = linear(3).
