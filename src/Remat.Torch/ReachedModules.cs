@@ -8,9 +8,10 @@ namespace Remat.Torch;
 /// The modules a checkpointed function can run, found through its delegate: the module whose method it is
 /// (<c>block.forward</c>), or the modules a lambda captured (its closure's fields: captured variables, <c>this</c>,
 /// enclosing closures, captured delegates, and arrays and lists of modules). Only the compiler's closures are searched,
-/// not other objects, and no other sequence is enumerated (a LINQ query would build its modules anew). A function checkpoint freezes the running statistics of these modules' normalisation layers during
-/// its recomputation (<see cref="RunningStatistics"/>); freezing a layer the function does not run changes nothing, so
-/// finding too many is harmless, and a layer it misses is updated again, as in PyTorch.
+/// not other objects, and no other sequence is enumerated (a LINQ query would build its modules anew). A function
+/// checkpoint freezes the running statistics of these modules' normalisation layers during its recomputation
+/// (<see cref="RunningStatistics"/>); freezing a layer the function does not run changes nothing, so finding too many
+/// is harmless, and a layer it misses is updated again, as in PyTorch.
 /// </summary>
 internal static class ReachedModules
 {
@@ -41,7 +42,8 @@ internal static class ReachedModules
                 foreach (var single in d.GetInvocationList())
                     Visit(single.Target, found, seen);
                 break;
-            case System.Collections.IList list when ElementType(list.GetType()) is { } element && typeof(nn.Module).IsAssignableFrom(element):
+            case System.Collections.IList list
+                when ElementType(list.GetType()) is { } element && typeof(nn.Module).IsAssignableFrom(element):
                 foreach (var item in list)
                     Visit(item, found, seen);
                 break;
