@@ -13,12 +13,8 @@ public class CheckpointTests
 
     private static Tensor[] Grads(nn.Module module) => module.parameters().Select(p => p.grad!.clone()).ToArray();
 
-    private static void AssertBitwiseEqual(Tensor[] expected, Tensor[] actual, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(expected[i].shape.SequenceEqual(actual[i].shape) && expected[i].eq(actual[i]).all().item<bool>(), $"{what} {i} differs from the plain run");
-    }
+    private static void AssertBitwiseEqual(Tensor[] expected, Tensor[] actual, string what) =>
+        Models.AssertBitwise(expected, actual, i => $"{what} {i} differs from the plain run");
 
     [Fact]
     public void Gradients_of_inputs_and_parameters_equal_the_plain_run_bitwise()

@@ -29,12 +29,8 @@ public class CheckpointedSequentialTests
         };
     }
 
-    private static void AssertBitwise(Tensor[] expected, Tensor[] actual, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(expected[i].eq(actual[i]).all().item<bool>(), $"{what}: gradient {i} differs from the plain module");
-    }
+    private static void AssertBitwise(Tensor[] expected, Tensor[] actual, string what) =>
+        Models.AssertBitwise(expected, actual, i => $"{what}: gradient {i} differs from the plain module");
 
     [Theory]
     [MemberData(nameof(Settings))]

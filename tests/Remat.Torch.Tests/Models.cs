@@ -46,6 +46,18 @@ internal static class Models
 
     public static Tensor Loss(Tensor y) => y.pow(2).mean();
 
+    /// <summary>
+    /// Asserts that each tensor has the shape and, bit for bit, the values of its expected one; <paramref name="what"/>
+    /// says what the i-th is and that it differs, and the message adds both values.
+    /// </summary>
+    public static void AssertBitwise(Tensor[] expected, Tensor[] actual, Func<int, string> what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(expected[i].shape.SequenceEqual(actual[i].shape) && expected[i].eq(actual[i]).all().item<bool>(),
+                $"{what(i)}: {actual[i].str()} against {expected[i].str()}");
+    }
+
     /// <summary>The plain training step: forward through every stage, loss, backward.</summary>
     public static float PlainStep(IEnumerable<nn.Module<Tensor, Tensor>> stages, Tensor input)
     {

@@ -17,14 +17,6 @@ public class RunningStatisticsTests
             (nn.Module<Tensor, Tensor>)nn.Sequential(nn.Linear(Widths[i], Widths[i + 1]), nn.BatchNorm1d(Widths[i + 1]), nn.ReLU()))];
     }
 
-    /// <summary>Asserts that each tensor equals its expected one bitwise; <paramref name="what"/> names the i-th in the message.</summary>
-    private static void AssertBitwise(Tensor[] expected, Tensor[] actual, Func<int, string> what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(expected[i].eq(actual[i]).all().item<bool>(), $"{what(i)}: {actual[i].str()} against {expected[i].str()}");
-    }
-
     /// <summary>Every running mean, variance and batch count, in that order per layer.</summary>
     private static Tensor[] Statistics(IEnumerable<nn.Module> stages) =>
         [.. stages.SelectMany(s => s.modules()).OfType<NormBase>().SelectMany(n => new[] { n.running_mean!, n.running_var!, n.num_batches_tracked! }).Select(t => t.clone())];
@@ -96,8 +88,8 @@ public class RunningStatisticsTests
     {
         var (plainStatistics, plainGradients) = TwoSteps(way.EndsWith(Twice) ? "plain" + Twice : "plain", Stages());
         var (statistics, gradients) = TwoSteps(way, Stages());
-        AssertBitwise(plainStatistics, statistics, i => $"{way}: running statistic {i} ({Name(i)}) differs from the plain step's after two steps");
-        AssertBitwise(plainGradients, gradients, i => $"{way}: gradient {i} differs from the plain step's");
+        Models.AssertBitwise(plainStatistics, statistics, i => $"{way}: running statistic {i} ({Name(i)}) differs from the plain step's after two steps");
+        Models.AssertBitwise(plainGradients, gradients, i => $"{way}: gradient {i} differs from the plain step's");
     }
 
     [Theory]
@@ -131,8 +123,8 @@ public class RunningStatisticsTests
         Checkpoint.Backward(y.pow(2).mean());
         var statistics = Statistics(stages);
         var gradients = Models.Gradients(stages);
-        AssertBitwise(expectedStatistics, statistics, i => $"{way}: running statistic {i} ({Name(i)}) differs from the plain step's");
-        AssertBitwise(expectedGradients, gradients, i => $"{way}: gradient {i} differs from the plain step's");
+        Models.AssertBitwise(expectedStatistics, statistics, i => $"{way}: running statistic {i} ({Name(i)}) differs from the plain step's");
+        Models.AssertBitwise(expectedGradients, gradients, i => $"{way}: gradient {i} differs from the plain step's");
     }
 
     [Fact]
@@ -150,8 +142,8 @@ public class RunningStatisticsTests
         plain.Aggregate(x, (h, s) => s.forward(h)).pow(2).mean().backward();
         var stages = Model();
         Checkpoint.Backward(new CheckpointedSequential(stages, new PlanOptions { Strategy = "revolve", Snapshots = 1 }).forward(x).pow(2).mean());
-        AssertBitwise(Statistics(plain), Statistics(stages), i => $"InstanceNorm running statistic {i} ({Name(i)}) differs from the plain step's");
-        AssertBitwise(Models.Gradients(plain), Models.Gradients(stages), i => $"gradient {i} differs from the plain step's");
+        Models.AssertBitwise(Statistics(plain), Statistics(stages), i => $"InstanceNorm running statistic {i} ({Name(i)}) differs from the plain step's");
+        Models.AssertBitwise(Models.Gradients(plain), Models.Gradients(stages), i => $"gradient {i} differs from the plain step's");
     }
 
     [Fact]
@@ -183,9 +175,9 @@ public class RunningStatisticsTests
         var before = Statistics(net.Modules.OfType<nn.Module>());
         Profiler.Profile([.. Enumerable.Range(1, 4).Select(graph.Inputs)], net.Nodes, parameters, x0);
         var profiled = Statistics(net.Modules.OfType<nn.Module>());
-        AssertBitwise(before, profiled, i => $"the graph profiler changed running statistic {i} ({Name(i)})");
+        Models.AssertBitwise(before, profiled, i => $"the graph profiler changed running statistic {i} ({Name(i)})");
         new GraphExecutor(graph, net.Nodes).Step(schedule, x0, t => t.pow(2).mean());
         var got = Statistics(net.Modules.OfType<nn.Module>());
-        AssertBitwise(expected, got, i => $"running statistic {i} ({Name(i)}) differs from the plain step's after a step by {schedule}");
+        Models.AssertBitwise(expected, got, i => $"running statistic {i} ({Name(i)}) differs from the plain step's after a step by {schedule}");
     }
 }
