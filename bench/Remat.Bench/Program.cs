@@ -18,5 +18,7 @@ else if (args is ["graph", _, _, _, _])
     Remat.Bench.GraphPlanningTime.One(args[1], int.Parse(args[2]), double.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[4]));
 else if (args is ["interval-chain", _, _, _, _, _])
     Remat.Bench.IntervalModelProofs.Run(int.Parse(args[1]), double.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[3]), int.Parse(args[4]), int.Parse(args[5]));
+else if (args is ["convolutions"])
+    Remat.Bench.ConvolutionGradients.Run();
 else
     BenchmarkSwitcher.FromAssembly(typeof(Remat.Bench.GoalBenchmarks).Assembly).Run(args);

@@ -180,9 +180,10 @@ internal static class TrainCommand
     private static (Graph Graph, List<Run> Runs) GraphRuns(string model, string[] names, int depth, int width, int batch, long? budget, long seed,
         double seconds, CancellationToken cancellation)
     {
-        if (width < TrainGraphs.MinChannels)
-            throw new UsageException($"--width is {width}; the graph models need at least {TrainGraphs.MinChannels} channels: below that, libtorch 2.10's " +
-                                     "CPU convolution gives wrong input gradients on more than one thread, with or without Remat (docs/cli.md).");
+        if (width <= 0 || width % TrainGraphs.ChannelMultiple != 0)
+            throw new UsageException($"--width is {width}; the graph models need a positive multiple of {TrainGraphs.ChannelMultiple} channels: for other " +
+                                     "counts, libtorch 2.10's oneDNN convolution gave wrong input gradients on this machine, with or without Remat " +
+                                     "(docs/torchsharp.md, \"A libtorch fault\").");
         // An upper bound before anything is built: every node at the widest channels over the whole image, in fp32, twice
         // (output and saved), and a 3x3 convolution's weights, gradients and copy per strategy at every node.
         long nodes = TrainGraphs.NodeCount(model, depth);

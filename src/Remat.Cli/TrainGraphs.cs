@@ -16,10 +16,10 @@ internal static class TrainGraphs
     public static readonly string[] Names = ["unet", "resnet"];
 
     /// <summary>
-    /// The fewest channels a convolution may have: with fewer, libtorch 2.10's CPU convolution on two threads gives input
-    /// gradients that differ from run to run and are often NaN (measured in plain TorchSharp, docs/cli.md).
+    /// What the channels of a convolution must be a multiple of: for other output channel counts, libtorch 2.10's oneDNN
+    /// convolution gave wrong input gradients on this machine, in plain TorchSharp (docs/torchsharp.md, "A libtorch fault").
     /// </summary>
-    public const int MinChannels = 16;
+    public const int ChannelMultiple = 16;
 
     /// <summary>The nodes of <paramref name="model"/> at <paramref name="depth"/>, before it is built: 11 a U-Net level and 3, 5 a ResNet block and 4.</summary>
     public static long NodeCount(string model, int depth) => model == "unet" ? 11L * depth + 3 : 5L * depth + 4;

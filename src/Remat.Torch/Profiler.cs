@@ -17,7 +17,8 @@ namespace Remat.Torch;
 /// <item>forwardTempBytes: the peak during the recorded forward above what stays after it;</item>
 /// <item>backwardTempBytes: the peak during the backward above the memory before it (so the input gradient is included).</item>
 /// </list>
-/// A stage timed or measured alone runs on data its previous run left in the caches and next to allocations a step
+/// The sweep also refuses a stage that changes its input in place, and one whose convolutions libtorch gets wrong on this
+/// machine (<see cref="ConvolutionCheck"/>). A stage timed or measured alone runs on data its previous run left in the caches and next to allocations a step
 /// does not make; inside a step it does not (docs/benchmarks.md). Memory comes from <see cref="MemoryMeter"/>; where
 /// it is unsupported, savedBytes falls back to outputBytes and the temps to 0. The first two steps are left out (the
 /// first allocates the parameters' gradients; both warm the runtime). Profiling leaves the stages' parameter
@@ -71,10 +72,14 @@ public static class Profiler
         using (no_grad())
         {
             var x = input;
+            bool needsGradient = false; // whether stage k's input depends on a trainable parameter
             for (int k = 1; k <= L; k++)
             {
                 var stage = stages[k - 1];
-                var y = RefusingInPlace($"stage {k} ({stage.GetName()})", [x], xs => stage.forward(xs[0]));
+                string what = $"stage {k} ({stage.GetName()})";
+                var y = RefusingInPlace(what, [x], xs => stage.forward(xs[0]));
+                ConvolutionCheck.Verify(what, [stage], xs => stage.forward(xs[0]), [x], [needsGradient && x.is_floating_point()]);
+                needsGradient |= stage.parameters().Any(p => p.requires_grad);
                 outputs[k] = Bytes(y);
                 if (!ReferenceEquals(x, input))
                     x.Dispose();
@@ -125,9 +130,15 @@ public static class Profiler
             {
                 var x = new Tensor[N + 1];
                 x[0] = input;
+                var needsGradient = new bool[N + 1]; // whether node v's output depends on a trainable parameter
                 for (int v = 1; v <= N; v++)
                 {
-                    x[v] = RefusingInPlace($"node {v} ({Name(v)})", [.. inputs[v - 1].Select(u => x[u])], nodes[v - 1]);
+                    string what = $"node {v} ({Name(v)})";
+                    Tensor[] xs = [.. inputs[v - 1].Select(u => x[u])];
+                    x[v] = RefusingInPlace(what, xs, nodes[v - 1]);
+                    nn.Module[] reached = [.. ReachedModules.Of(nodes[v - 1])];
+                    ConvolutionCheck.Verify(what, reached, nodes[v - 1], xs, [.. inputs[v - 1].Select(u => needsGradient[u] && x[u].is_floating_point())]);
+                    needsGradient[v] = inputs[v - 1].Any(u => needsGradient[u]) || reached.Any(m => m.parameters().Any(p => p.requires_grad));
                     outputs[v] = Bytes(x[v]);
                 }
             }
