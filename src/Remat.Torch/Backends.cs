@@ -7,10 +7,10 @@ namespace Remat.Torch;
 /// <c>torch.backends.mkldnn.enabled</c> (oneDNN, formerly MKL-DNN) and <c>torch.backends.nnpack.enabled</c>. Both are
 /// on by default. With both off, libtorch's convolutions run its own kernels, which compute the gradients that oneDNN gets
 /// wrong for some shapes on some CPUs (docs/torchsharp.md, "A libtorch fault"), and a training step of convolutions
-/// took 2.5 to 23 times as long here (docs/benchmarks.md).
-/// Turn NNPACK off with oneDNN: with oneDNN off, libtorch tries NNPACK and, on CPUs it does not support, warns on every
-/// convolution. The switches are libtorch's process-wide <c>at::Context</c>, read and set through its C++ entry points,
-/// so they work where those have the Itanium names: Linux and macOS (<see cref="IsSupported"/>).
+/// took 2.5 to 23 times as long here (docs/benchmarks.md). Turn NNPACK off with oneDNN: with oneDNN off, libtorch tries
+/// NNPACK and, on CPUs it does not support, warns on every convolution. The switches are libtorch's process-wide
+/// <c>at::Context</c>, read and set through its C++ entry points, so they work where those have the Itanium names:
+/// Linux and macOS (<see cref="IsSupported"/>).
 /// </summary>
 public static unsafe class Backends
 {

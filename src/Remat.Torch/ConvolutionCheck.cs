@@ -68,7 +68,7 @@ public static class ConvolutionCheck
         try
         {
             // On several threads oneDNN's wrong results vary from run to run and are sometimes right; on one they repeat.
-            runs.Add(($"on {threads} threads", Run()));
+            runs.Add((threads == 1 ? "on one thread" : $"on {threads} threads", Run()));
             if (threads > 1)
             {
                 set_num_threads(1);

@@ -18,13 +18,13 @@ namespace Remat.Torch;
 /// <item>backwardTempBytes: the peak during the backward above the memory before it (so the input gradient is included).</item>
 /// </list>
 /// The sweep also refuses a stage that changes its input in place, and one whose convolutions libtorch gets wrong on this
-/// machine (<see cref="ConvolutionCheck"/>). A stage timed or measured alone runs on data its previous run left in the caches and next to allocations a step
-/// does not make; inside a step it does not (docs/benchmarks.md). Memory comes from <see cref="MemoryMeter"/>; where
-/// it is unsupported, savedBytes falls back to outputBytes and the temps to 0. The first two steps are left out (the
-/// first allocates the parameters' gradients; both warm the runtime). Profiling leaves the stages' parameter
-/// gradients, the running statistics of their normalisation layers and the random generator as it found them, so it
-/// can run in the middle of training (gradient accumulation, dropout, BatchNorm). Its steps are periodic, so it needs
-/// about as much memory as periodic checkpointing, not store-all's.
+/// machine (<see cref="ConvolutionCheck"/>). A stage timed or measured alone runs on data its previous run left in the
+/// caches and next to allocations a step does not make; inside a step it does not (docs/benchmarks.md). Memory comes
+/// from <see cref="MemoryMeter"/>; where it is unsupported, savedBytes falls back to outputBytes and the temps to 0. The
+/// first two steps are left out (the first allocates the parameters' gradients; both warm the runtime). Profiling
+/// leaves the stages' parameter gradients, the running statistics of their normalisation layers and the random
+/// generator as it found them, so it can run in the middle of training (gradient accumulation, dropout, BatchNorm). Its
+/// steps are periodic, so it needs about as much memory as periodic checkpointing, not store-all's.
 /// </summary>
 public static class Profiler
 {
