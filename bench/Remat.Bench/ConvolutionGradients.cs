@@ -23,13 +23,11 @@ internal static class ConvolutionGradients
         foreach (int t in new[] { threads, 1 })
         {
             set_num_threads(t);
-            foreach (var (dims, ic, oc) in new[] { (1, 6, 6), (1, 16, 6), (1, 6, 16), (1, 16, 16), (1, 20, 20), (1, 32, 32),
-                         (2, 3, 16), (2, 6, 6), (2, 8, 8), (2, 12, 12), (2, 16, 8), (2, 16, 16), (2, 24, 24), (2, 32, 32), (2, 40, 40), (2, 48, 48) })
-                foreach (long[] shape in dims == 1 ? new[] { new long[] { 4, ic, 12 } } : [[4, ic, 8, 8], [32, ic, 32, 32]])
+            foreach (var (name, layer, shapes) in Layers())
+                foreach (long[] shape in shapes)
                 {
-                    var conv = dims == 1 ? (nn.Module<Tensor, Tensor>)nn.Conv1d(ic, oc, 3, padding: 1) : nn.Conv2d(ic, oc, 3, padding: 1);
-                    var (input, weight) = Errors(conv, shape);
-                    Console.WriteLine($"| Conv{dims}d {ic} -> {oc} | [{string.Join(", ", shape)}] | {t} | {input:G2} | {weight:G2} |");
+                    var (input, weight) = Errors(layer(), shape);
+                    Console.WriteLine($"| {name} | [{string.Join(", ", shape)}] | {t} | {input:G2} | {weight:G2} |");
                 }
         }
         set_num_threads(threads);
@@ -39,6 +37,18 @@ internal static class ConvolutionGradients
         Console.WriteLine("|---|---|---|---|---|");
         foreach (var (c, side) in new[] { (16, 32), (32, 64), (64, 32) })
             Timing(c, side);
+    }
+
+    /// <summary>The layers measured: 3-tap (3x3) convolutions with padding 1 by channel counts, and three kinds of head.</summary>
+    private static IEnumerable<(string Name, Func<nn.Module<Tensor, Tensor>> Layer, long[][] Shapes)> Layers()
+    {
+        foreach (var (ic, oc) in new[] { (6, 6), (16, 6), (6, 16), (16, 16), (20, 20), (32, 32) })
+            yield return ($"Conv1d {ic} -> {oc}", () => nn.Conv1d(ic, oc, 3, padding: 1), [[4, ic, 12]]);
+        foreach (var (ic, oc) in new[] { (3, 16), (6, 6), (8, 8), (12, 12), (16, 8), (16, 16), (24, 24), (32, 32), (40, 40), (48, 48) })
+            yield return ($"Conv2d {ic} -> {oc}", () => nn.Conv2d(ic, oc, 3, padding: 1), [[4, ic, 8, 8], [32, ic, 32, 32]]);
+        yield return ("head Conv2d 16 -> 3", () => nn.Conv2d(16, 3, 3, padding: 1), [[8, 16, 32, 32]]);
+        yield return ("head Conv2d 64 -> 1, 1x1", () => nn.Conv2d(64, 1, 1), [[8, 64, 32, 32]]);
+        yield return ("head ConvTranspose2d 32 -> 3, 2x2 stride 2", () => nn.ConvTranspose2d(32, 3, 2, stride: 2), [[8, 32, 16, 16]]);
     }
 
     /// <summary>The largest differences of the input and weight gradients, oneDNN against own kernels, relative to the largest value.</summary>
