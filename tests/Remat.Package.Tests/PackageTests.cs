@@ -52,6 +52,7 @@ public sealed class PackageTests(ITestOutputHelper output, PackageTests.Packed p
         var (code, text) = Run("dotnet", "run -c Release", project, check: false);
         Assert.True(code == 0, $"the consumer failed (exit {code}):\n{text}");
         Assert.Contains("gradients equal: True", text);
+        Assert.Contains("libtorch's backend switches found: True", text);
     }
 
     [Fact]

@@ -33,4 +33,6 @@ var checkpointed = Step(remat, out long rematPeak);
 bool equal = plain.SequenceEqual(checkpointed);
 Console.WriteLine($"gradients equal: {equal}; measured peak: plain {ByteSize.Format(plainPeak)}, Remat {ByteSize.Format(rematPeak)} " +
                   $"(planned {ByteSize.Format(remat.LastPlan!.PeakBytes)})");
+// The convolution check reaches libtorch's switches by loading libtorch_cpu again by name: it must find the package's copy.
+Console.WriteLine($"libtorch's backend switches found: {Backends.IsSupported}");
 return equal && rematPeak < plainPeak ? 0 : 1;
