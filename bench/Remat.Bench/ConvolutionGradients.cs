@@ -63,9 +63,9 @@ internal static class ConvolutionGradients
             return [.. autograd.grad([conv.forward(xi)], [xi, conv.parameters().First()], [g])];
         }
         var oneDnn = Gradients();
-        Backends.Mkldnn = Backends.Nnpack = false;
-        var own = Gradients();
-        Backends.Mkldnn = Backends.Nnpack = true;
+        Tensor[] own;
+        using (Backends.OwnKernels())
+            own = Gradients();
         static double Relative(Tensor a, Tensor b) => ((a - b).abs().max() / b.abs().max()).item<float>();
         return (Relative(oneDnn[0], own[0]), Relative(oneDnn[1], own[1]));
     }
@@ -82,10 +82,9 @@ internal static class ConvolutionGradients
             var xi = x.detach().requires_grad_(true);
             return autograd.grad([(conv.forward(xi) * g).sum()], [xi])[0][0, 0, 0].item<float>();
         }
-        double oneDnn = Gradient();
-        Backends.Mkldnn = Backends.Nnpack = false;
-        double own = Gradient();
-        Backends.Mkldnn = Backends.Nnpack = true;
+        double oneDnn = Gradient(), own;
+        using (Backends.OwnKernels())
+            own = Gradient();
         conv.to(float64);
         var (x64, g64) = (x.to(float64), g.to(float64));
         double x0 = x64[0, 0, 0].item<double>(), h = 1e-6;
@@ -105,9 +104,8 @@ internal static class ConvolutionGradients
         var net = nn.Sequential(nn.Conv2d(3, c, 3, padding: 1), nn.ReLU(), nn.Conv2d(c, c, 3, padding: 1), nn.ReLU(),
             nn.Conv2d(c, c, 3, padding: 1), nn.ReLU(), nn.Conv2d(c, 3, 3, padding: 1));
         var x = randn(8, 3, side, side);
-        double Step(bool oneDnn)
+        double Step()
         {
-            Backends.Mkldnn = Backends.Nnpack = oneDnn;
             const int steps = 5;
             net.zero_grad();
             net.forward(x).pow(2).mean().backward(); // warm
@@ -118,15 +116,15 @@ internal static class ConvolutionGradients
                 net.zero_grad();
                 net.forward(x).pow(2).mean().backward();
             }
-            Backends.Mkldnn = Backends.Nnpack = true;
             return watch.Elapsed.TotalMilliseconds / steps;
         }
         var on = new List<double>();
         var off = new List<double>();
         for (int round = 0; round < 7; round++)
         {
-            on.Add(Step(true));
-            off.Add(Step(false));
+            on.Add(Step());
+            using (Backends.OwnKernels())
+                off.Add(Step());
         }
         var ratios = off.Zip(on, (a, b) => a / b).Order().ToArray();
         Console.WriteLine($"| {c} | {side} x {side} | {on.Order().ElementAt(3):F1} | {off.Order().ElementAt(3):F1} | {ratios[3]:F2} ({ratios[0]:F2}-{ratios[^1]:F2}) |");

@@ -30,6 +30,28 @@ public static unsafe class Backends
         set => Context.SetNnpack(Context.Global(), value ? (byte)1 : (byte)0);
     }
 
+    /// <summary>
+    /// Turns oneDNN and NNPACK off until disposed, then puts both back as they were: libtorch's own kernels for a block
+    /// of code, as <c>with torch.backends.mkldnn.flags(enabled=False)</c> in PyTorch.
+    /// </summary>
+    /// <exception cref="PlatformNotSupportedException">The platform is not Linux or macOS (<see cref="IsSupported"/>).</exception>
+    public static IDisposable OwnKernels()
+    {
+        var restore = new Restore(Mkldnn, Nnpack);
+        Mkldnn = false;
+        Nnpack = false;
+        return restore;
+    }
+
+    private sealed record Restore(bool Mkldnn, bool Nnpack) : IDisposable
+    {
+        public void Dispose()
+        {
+            Backends.Mkldnn = Mkldnn;
+            Backends.Nnpack = Nnpack;
+        }
+    }
+
     /// <summary>True where the switches can be read and set: Linux and macOS, with libtorch's CPU library found.</summary>
     public static bool IsSupported => Loaded.Value is not null;
 

@@ -59,7 +59,6 @@ public static class ConvolutionCheck
         var names = inputs.Select((_, i) => inputs.Length == 1 ? "its input" : $"its input {i + 1}").Where((_, i) => needsGradient[i])
             .Concat(parameters.Select(p => $"parameter {p.name}")).ToArray();
         var state = random.get_rng_state();
-        bool nnpack = Backends.Nnpack;
         int threads = get_num_threads();
         using var scope = NewDisposeScope();
         Tensor?[] Run() => Gradients(function, inputs, needsGradient, [.. parameters.Select(p => p.parameter)], state);
@@ -75,15 +74,12 @@ public static class ConvolutionCheck
                 runs.Add(("on one thread", Run()));
                 set_num_threads(threads);
             }
-            Backends.Mkldnn = false;
-            Backends.Nnpack = false;
-            own = Run();
+            using (Backends.OwnKernels())
+                own = Run();
         }
         finally
         {
             set_num_threads(threads);
-            Backends.Mkldnn = true;
-            Backends.Nnpack = nnpack;
             random.set_rng_state(state);
         }
         double[] norms = [.. own.Select(b => b is null ? 0 : b.to(float64).norm().item<double>())];

@@ -77,8 +77,9 @@ public static class Profiler
             {
                 var stage = stages[k - 1];
                 string what = $"stage {k} ({stage.GetName()})";
-                var y = RefusingInPlace(what, [x], xs => stage.forward(xs[0]));
-                ConvolutionCheck.Verify(what, [stage], xs => stage.forward(xs[0]), [x], [needsGradient && x.is_floating_point()]);
+                Tensor Forward(Tensor[] xs) => stage.forward(xs[0]);
+                var y = RefusingInPlace(what, [x], Forward);
+                ConvolutionCheck.Verify(what, [stage], Forward, [x], [needsGradient && x.is_floating_point()]);
                 needsGradient |= stage.parameters().Any(p => p.requires_grad);
                 outputs[k] = Bytes(y);
                 if (!ReferenceEquals(x, input))

@@ -32,28 +32,13 @@ public class ConvolutionCheckTests
     private static double LargestRelativeError(Tensor[] actual, Tensor[] expected) =>
         actual.Zip(expected).Max(p => ((p.First - p.Second).abs().max() / p.Second.abs().max()).item<float>() is var e && float.IsNaN(e) ? double.PositiveInfinity : e);
 
-    /// <summary>Runs <paramref name="body"/> with oneDNN and NNPACK off, and turns them back on.</summary>
-    private static void WithoutOneDnn(Action body)
-    {
-        Backends.Mkldnn = false;
-        Backends.Nnpack = false;
-        try
-        {
-            body();
-        }
-        finally
-        {
-            Backends.Mkldnn = true;
-            Backends.Nnpack = true;
-        }
-    }
-
     [Fact]
     public void The_backend_switches_read_back_what_was_set_and_are_on_by_default()
     {
         Assert.True(Backends.IsSupported, "libtorch's at::Context entry points were not found in libtorch_cpu.so");
         Assert.True(Backends.Mkldnn && Backends.Nnpack, "oneDNN and NNPACK should be on, as libtorch starts");
-        WithoutOneDnn(() => Assert.False(Backends.Mkldnn || Backends.Nnpack, "the switches did not turn off"));
+        using (Backends.OwnKernels())
+            Assert.False(Backends.Mkldnn || Backends.Nnpack, "the switches did not turn off");
         Assert.True(Backends.Mkldnn && Backends.Nnpack, "the switches did not turn back on");
     }
 
@@ -101,14 +86,12 @@ public class ConvolutionCheckTests
     public void With_oneDNN_off_a_checkpointed_model_of_six_channel_convolutions_gets_the_float64_gradients()
     {
         var expected = Float64Gradients(6);
-        WithoutOneDnn(() =>
-        {
-            var stages = Convolutions(6);
-            var model = new CheckpointedSequential(stages, new PlanOptions { Strategy = "revolve", Snapshots = 1 });
-            Checkpoint.Backward(model.forward(Input(6)).pow(2).mean());
-            double error = LargestRelativeError(Models.Gradients(stages), expected);
-            Assert.True(error < 1e-5, $"with libtorch's own kernels the gradients are {error:G3} of the largest off float64's");
-        });
+        using var own = Backends.OwnKernels();
+        var stages = Convolutions(6);
+        var model = new CheckpointedSequential(stages, new PlanOptions { Strategy = "revolve", Snapshots = 1 });
+        Checkpoint.Backward(model.forward(Input(6)).pow(2).mean());
+        double error = LargestRelativeError(Models.Gradients(stages), expected);
+        Assert.True(error < 1e-5, $"with libtorch's own kernels the gradients are {error:G3} of the largest off float64's");
     }
 
     [Fact]
