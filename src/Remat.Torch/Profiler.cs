@@ -115,7 +115,8 @@ public static class Profiler
         var kept = parameters.ToArray();
         var gradients = kept.Select(p => p.grad).ToArray();
         var state = random.get_rng_state();
-        using var statistics = RunningStatistics.Freeze(nodes.SelectMany(ReachedModules.Of));
+        nn.Module[][] reached = [.. nodes.Select(n => ReachedModules.Of(n).ToArray())];
+        using var statistics = RunningStatistics.Freeze(reached.SelectMany(r => r));
         try
         {
             foreach (var p in kept)
@@ -137,9 +138,8 @@ public static class Profiler
                     string what = $"node {v} ({Name(v)})";
                     Tensor[] xs = [.. inputs[v - 1].Select(u => x[u])];
                     x[v] = RefusingInPlace(what, xs, nodes[v - 1]);
-                    nn.Module[] reached = [.. ReachedModules.Of(nodes[v - 1])];
-                    ConvolutionCheck.Verify(what, reached, nodes[v - 1], xs, [.. inputs[v - 1].Select(u => needsGradient[u] && x[u].is_floating_point())]);
-                    needsGradient[v] = inputs[v - 1].Any(u => needsGradient[u]) || reached.Any(m => m.parameters().Any(p => p.requires_grad));
+                    ConvolutionCheck.Verify(what, reached[v - 1], nodes[v - 1], xs, [.. inputs[v - 1].Select(u => needsGradient[u] && x[u].is_floating_point())]);
+                    needsGradient[v] = inputs[v - 1].Any(u => needsGradient[u]) || reached[v - 1].Any(m => m.parameters().Any(p => p.requires_grad));
                     outputs[v] = Bytes(x[v]);
                 }
             }
