@@ -29,21 +29,18 @@ internal static class BackwardGuard
     private static List<Tensor>? _returned;
 
     /// <summary>
-    /// An empty input that requires grad, on <paramref name="device"/>: given to a custom function, it makes its backward
-    /// run even when no other input requires grad, and it is where a failed backward returns its refused gradient.
+    /// Runs <paramref name="backward"/>, the body of a custom backward whose last input (of <paramref name="count"/>)
+    /// is <paramref name="sentinel"/>. When the graph was freed by an earlier backward, it gives no gradient, and libtorch
+    /// raises at the sentinel's node. A failure is recorded and reported through <see cref="Checkpoint.Warning"/>, and
+    /// the backward then returns the refused gradient described above.
     /// </summary>
-    public static Tensor Sentinel(Device device) => empty(0, requires_grad: true, device: device);
-
-    /// <summary>
-    /// Runs <paramref name="backward"/>, the body of a custom backward whose input <paramref name="sentinel"/> (of
-    /// <paramref name="count"/>) is an empty tensor that requires grad. A failure is recorded and reported through
-    /// <see cref="Checkpoint.Warning"/>, and the backward then returns the refused gradient described above.
-    /// </summary>
-    public static List<Tensor> Run(string what, int count, int sentinel, Func<List<Tensor>> backward)
+    public static List<Tensor> Run(string what, int count, Sentinel sentinel, Func<List<Tensor>> backward)
     {
         ReleaseReturned();
         try
         {
+            if (sentinel.GraphFreed())
+                return [.. new Tensor[count]];
             var gradients = backward();
             (_returned ??= []).AddRange(gradients.Where(g => g is not null));
             return gradients;
@@ -55,7 +52,7 @@ internal static class BackwardGuard
             Checkpoint.Warn($"{what} failed in the backward pass: {e.Message} The backward() that ran it throws; " +
                             "Checkpoint.Backward(loss) throws this message instead.");
             var refused = new Tensor[count];
-            refused[sentinel] = empty(0, device: META);
+            refused[count - 1] = empty(0, device: META);
             return [.. refused];
         }
     }

@@ -77,9 +77,9 @@ public static class Checkpoint
         // inside the function (frozen embeddings before it, LoRA) still get their gradients.
         var tensors = Slots.Of(inputs);
         var device = tensors.Tensors.FirstOrDefault()?.device ?? CPU;
-        var sentinel = BackwardGuard.Sentinel(device);
-        var state = new State(function, tensors, preserveRngState ? RandomStates.For(1, device) : null, modules);
-        object[] vars = [state, .. tensors.Tensors, sentinel];
+        var sentinel = new Sentinel(device);
+        var state = new State(function, tensors, preserveRngState ? RandomStates.For(1, device) : null, modules, sentinel);
+        object[] vars = [state, .. tensors.Tensors, sentinel.Input];
         var outputs = RecomputeFunction.apply(vars);
         return state.Outputs!.Spread([.. outputs]);
     }
@@ -108,9 +108,10 @@ public static class Checkpoint
 
     /// <summary>
     /// What the backward needs beyond the input tensors: the function, where the inputs and (once the first run returned)
-    /// the outputs have their tensors, the random state, and the modules whose running statistics a recomputation freezes.
+    /// the outputs have their tensors, the random state, the modules whose running statistics a recomputation freezes, and
+    /// the sentinel.
     /// </summary>
-    private sealed record State(Func<Tensor[], Tensor[]> Function, Slots Inputs, RandomStates? Random, IEnumerable<nn.Module> Modules)
+    private sealed record State(Func<Tensor[], Tensor[]> Function, Slots Inputs, RandomStates? Random, IEnumerable<nn.Module> Modules, Sentinel Sentinel)
     {
         public Slots? Outputs { get; set; }
 
@@ -155,19 +156,29 @@ public static class Checkpoint
             // retain_graph) recomputes again, and checked against in-place changes when unpacked.
             ctx.save_for_backward([.. inputs]);
             ctx.set_materialize_grads(false); // an output nobody used gets no gradient, not a tensor of zeros
-            // The scope frees the function's temporaries now: that is the point of running without recording.
+            // The first run records, on detached inputs, only to learn which outputs need a gradient (one the function
+            // detached, or an input without grad it passed through, needs none, as in the plain function); the scope
+            // then frees the record with the function's temporaries: nothing of it is kept for the backward.
             using var scope = NewDisposeScope();
             using var replay = state.Random?.Enter(1); // records the random state of the first run
-            state.Outputs = Slots.Of(state.Call(inputs));
-            if (state.Outputs.Tensors.Length == 0)
+            var detached = inputs.Select(x => x.detach().requires_grad_(x.requires_grad)).ToArray();
+            Slots recorded;
+            using (enable_grad())
+                recorded = Slots.Of(state.Call(detached));
+            if (recorded.Tensors.Length == 0)
                 throw new RematException("checkpoint: the function returned no tensor; return at least one output tensor.");
-            return [.. state.Outputs.Tensors.Select(t => scope.Contains(t) ? t.MoveToOuterDisposeScope() : t)];
+            var outputs = recorded.Tensors.Select(t => t.detach().MoveToOuterDisposeScope()).ToArray();
+            state.Outputs = recorded with { Tensors = outputs };
+            var needless = outputs.Where((_, i) => !recorded.Tensors[i].requires_grad).ToList();
+            if (needless.Count > 0)
+                ctx.mark_non_differentiable(needless);
+            return [.. outputs];
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> grads)
         {
             var state = (State)ctx.get_data("state");
-            return BackwardGuard.Run("a checkpointed function", state.InputCount + 2, state.InputCount + 1, () =>
+            return BackwardGuard.Run("a checkpointed function", state.InputCount + 2, state.Sentinel, () =>
             {
                 try
                 {
@@ -195,12 +206,8 @@ public static class Checkpoint
                 throw new RematException($"the recomputation returned {recomputed.Tensors.Length} tensors of {recomputed.Length} outputs, where the first run " +
                                          $"returned {state.Outputs!.Tensors.Length} of {state.Outputs.Length}: the function must return the same outputs every time.");
             var outputs = recomputed.Tensors;
-            // With no output that requires grad there is nothing to back-propagate. PyTorch refuses that when an input
-            // requires grad (its test_checkpoint_partial_grad), and never gets here when none does: a function of inputs
-            // without grad and of no parameter (a flatten of the raw input) then simply gives no gradient.
-            if (!outputs.Any(o => o.requires_grad) && detached.Any(d => d.requires_grad))
-                throw new RematException("none of the checkpointed function's outputs requires grad, so checkpointing it is " +
-                                         "not necessary: run it without Checkpoint.Run, or under no_grad.");
+            // An output that does not require grad (the function detached it, or it depends on no input or parameter
+            // that does) passes no gradient back, as in the plain function; with none, the inputs get none.
             var pairs = outputs.Zip(grads).Where(p => p.First.requires_grad && p.Second is not null && !p.Second.IsInvalid).ToArray();
             if (pairs.Length > 0)
                 autograd.backward(pairs.Select(p => p.First).ToList(), pairs.Select(p => p.Second).ToList());

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -20,6 +21,7 @@ public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
     private readonly nn.Module<Tensor, Tensor>[] _stages;
     private readonly Dictionary<string, Chain> _chains = [];
     private readonly Dictionary<string, Plan> _plans = [];
+    private object[] _structure = [];
     private PlanOptions _options;
 
     /// <summary>The stages of <paramref name="sequential"/> (its children, in order), planned by <paramref name="options"/>.</summary>
@@ -81,10 +83,13 @@ public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// The stages measured on an input like <paramref name="input"/> (same shape, type and device), profiled once per
-    /// shape. Profiling leaves the parameters' gradients and the random generator as they were.
+    /// shape and model: a change in the stages since (a module or parameter replaced, a parameter of another shape,
+    /// type or device) drops every chain and plan, and the stages are measured again. Profiling leaves the parameters'
+    /// gradients and the random generator as they were.
     /// </summary>
     public Chain ChainFor(Tensor input)
     {
+        ForgetIfChanged();
         string key = Key(input);
         if (!_chains.TryGetValue(key, out var chain))
         {
@@ -97,6 +102,7 @@ public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
     /// <see cref="InfeasibleBudgetException"/> with the smallest budget that works.</summary>
     public Plan PlanFor(Tensor input)
     {
+        ForgetIfChanged();
         string key = Key(input);
         if (!_plans.TryGetValue(key, out var plan))
             _plans[key] = plan = Planner.Plan(ChainFor(input), _options);
@@ -113,12 +119,52 @@ public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
         var plan = PlanFor(input);
         LastPlan = plan;
         // The sentinel requires grad, so the backward runs even when the input does not (a frozen embedding in front).
-        var sentinel = BackwardGuard.Sentinel(input.device);
-        object[] vars = [new ScheduleFunction.State(_stages, plan.Schedule, input.device), input, sentinel];
+        var sentinel = new Sentinel(input.device);
+        object[] vars = [new ScheduleFunction.State(_stages, plan.Schedule, input.device, sentinel), input, sentinel.Input];
         return ScheduleFunction.apply(vars)[0];
     }
 
     private static string Key(Tensor input) => $"{string.Join('x', input.shape)}:{input.dtype}:{input.device}";
+
+    /// <summary>Drops the chains and plans when the stages are no longer the model they were measured on.</summary>
+    private void ForgetIfChanged()
+    {
+        var structure = Structure();
+        if (structure.SequenceEqual(_structure, Sameness.Instance))
+            return;
+        _chains.Clear();
+        _plans.Clear();
+        _structure = structure;
+    }
+
+    /// <summary>
+    /// What a chain depends on: every module of the stages (the elements of module lists too, which a list's indexer
+    /// replaces without telling its owner) and every parameter, with its shape, type and device.
+    /// </summary>
+    private object[] Structure() => [.. _stages.SelectMany(Structure)];
+
+    private static IEnumerable<object> Structure(nn.Module module)
+    {
+        yield return module;
+        foreach (var p in module.parameters(recurse: false))
+        {
+            yield return p;
+            yield return $"{string.Join('x', p.shape)}:{p.dtype}:{p.device}";
+        }
+        var children = module is IEnumerable<nn.Module> list ? module.children().Concat(list) : module.children();
+        foreach (var part in children.SelectMany(Structure))
+            yield return part;
+    }
+
+    /// <summary>The same object, or equal strings.</summary>
+    private sealed class Sameness : IEqualityComparer<object>
+    {
+        public static readonly Sameness Instance = new();
+
+        public new bool Equals(object? x, object? y) => ReferenceEquals(x, y) || x is string a && a == y as string;
+
+        public int GetHashCode(object obj) => obj is string s ? s.GetHashCode(StringComparison.Ordinal) : RuntimeHelpers.GetHashCode(obj);
+    }
 
     private static IEnumerable<nn.Module<Tensor, Tensor>> Children(Sequential sequential)
     {
@@ -132,7 +178,7 @@ public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
     private sealed class ScheduleFunction : autograd.MultiTensorFunction<ScheduleFunction>
     {
         /// <summary>The stages and schedule, the random states and running statistics of the stages' first runs, and the run between forward and backward.</summary>
-        public sealed class State(nn.Module<Tensor, Tensor>[] stages, Schedule schedule, Device device)
+        public sealed class State(nn.Module<Tensor, Tensor>[] stages, Schedule schedule, Device device, Sentinel sentinel)
         {
             public nn.Module<Tensor, Tensor>[] Stages { get; } = stages;
 
@@ -141,6 +187,8 @@ public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
             public RandomStates Random { get; } = RandomStates.For(stages.Length, device);
 
             public RunningStatistics Statistics { get; } = RunningStatistics.OfStages(stages);
+
+            public Sentinel Sentinel { get; } = sentinel;
 
             public Tensor? Input { get; set; }
 
@@ -155,16 +203,29 @@ public sealed class CheckpointedSequential : nn.Module<Tensor, Tensor>
             var input = (Tensor)vars[1];
             ctx.save_data("state", state);
             ctx.save_for_backward([input]); // a second backward (retain_graph) runs the forward part again from it
-            // A handle of our own: the caller may dispose its handle once the forward returns (TorchSharp's Sequential does).
-            state.Input = input.detach().requires_grad_(input.requires_grad);
+            // A handle of our own, outside the caller's dispose scopes: the caller may dispose its handle once the forward
+            // returns (TorchSharp's Sequential does), or a scope around the forward may; the run's tensors are its own too.
+            state.Input = input.detach().requires_grad_(input.requires_grad).DetachFromDisposeScope();
             state.Run = new ScheduleRun(state.Stages, state.Schedule, state.Input, state.Random, state.Statistics);
-            return [state.Run.Forward().detach()];
+            var output = state.Run.Forward();
+            if (state.Run.OutputRecorded && !output.requires_grad)
+            {
+                // The last stage detached its output, so the plain model's output needs no gradient and nothing will
+                // back-propagate into this one: it is returned as it is, and the run ends here.
+                output = output.detach();
+                ctx.mark_non_differentiable([output]);
+                state.Run.Dispose();
+                state.Run = null;
+                state.Input.Dispose();
+                return [output];
+            }
+            return [output.detach()];
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> grads)
         {
             var state = (State)ctx.get_data("state");
-            return BackwardGuard.Run("a CheckpointedSequential", 3, 2, () =>
+            return BackwardGuard.Run("a CheckpointedSequential", 3, state.Sentinel, () =>
             {
                 var run = state.Run;
                 state.Run = null;

@@ -14,13 +14,22 @@ internal sealed class FirstOrderOnly : autograd.MultiTensorFunction<FirstOrderOn
     public override string Name => "RematFirstOrderOnly";
 
     /// <summary>Wraps <paramref name="gradient"/> when the backward builds a graph (grad mode on); otherwise returns it as it is.</summary>
-    public static Tensor Wrap(Tensor gradient) =>
-        is_grad_enabled() ? apply(gradient, BackwardGuard.Sentinel(gradient.device))[0] : gradient;
+    public static Tensor Wrap(Tensor gradient)
+    {
+        if (!is_grad_enabled())
+            return gradient;
+        var sentinel = new Sentinel(gradient.device);
+        return apply(sentinel, gradient, sentinel.Input)[0];
+    }
 
-    public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars) => [((Tensor)vars[0]).alias()];
+    public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
+    {
+        ctx.save_data("sentinel", vars[0]);
+        return [((Tensor)vars[1]).alias()];
+    }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> grads) =>
-        BackwardGuard.Run("a second-order gradient through a checkpoint", 2, 1, () =>
+        BackwardGuard.Run("a second-order gradient through a checkpoint", 3, (Sentinel)ctx.get_data("sentinel"), () =>
             throw new RematException("a gradient through a checkpoint was differentiated again (create_graph): a reentrant checkpoint " +
                                      "computes its gradients on detached inputs, so their own gradients would be wrong. " +
                                      "Run that part without checkpointing."));

@@ -63,7 +63,7 @@ public sealed class GraphExecutor
         {
             using var replay = random.Enter(v);
             using var frozen = statistics.Enter(v);
-            return _nodes[v - 1](xs);
+            return StageOutput.Own(_nodes[v - 1](xs), xs);
         }
         void Apply(Op op)
         {

@@ -165,7 +165,7 @@ public static class Profiler
     private static Tensor RefusingInPlace(string what, Tensor[] inputs, Func<Tensor[], Tensor> run)
     {
         var copies = inputs.Select(t => t.clone()).ToArray();
-        var output = run(inputs);
+        var output = StageOutput.Own(run(inputs), inputs);
         bool changed = copies.Zip(inputs).Any(p => !p.First.eq(p.Second).logical_or(p.First.isnan().logical_and(p.Second.isnan())).all().item<bool>());
         foreach (var c in copies)
             c.Dispose();

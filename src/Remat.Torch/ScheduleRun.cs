@@ -6,7 +6,8 @@ namespace Remat.Torch;
 /// <summary>
 /// One run of a schedule on a chain of modules, in two halves around its <c>Loss</c> operation: <see cref="Forward"/>
 /// runs the operations before it and gives <c>x_L</c>; <see cref="Backward"/> takes <c>d_L</c>, runs the rest
-/// (recomputations and per-stage backward) and gives <c>d_0</c>. The memory rules are the chain model's
+/// (recomputations and per-stage backward) and gives <c>d_0</c>. The tensors it keeps are its own, outside every
+/// dispose scope, so a scope around the forward half leaves them to the backward half. The memory rules are the chain model's
 /// (docs/model.md): <c>Fn</c>/<c>Fck</c> run under no-grad, <c>Fe</c> records the stage on a detached input,
 /// <c>B(k)</c> back-propagates the record with <c>d_k</c>, and every tensor an operation frees is disposed at once.
 /// A stage run a second time replays the random state of its first run (<see cref="RandomStates"/>), so dropout
@@ -63,6 +64,10 @@ internal sealed class ScheduleRun : IDisposable
         return Available(L, _next, Op.Loss);
     }
 
+    /// <summary>Whether <c>x_L</c>, once <see cref="Forward"/> has run, is the output of the last stage's record (so its
+    /// <c>requires_grad</c> is the plain model's).</summary>
+    public bool OutputRecorded => _plain[L] is null && _records[L] is not null;
+
     /// <summary>The end of the <c>Loss</c> operation: a plain <c>x_L</c> is freed once <c>d_L</c> exists.</summary>
     public void ReleaseOutput() => Free(ref _plain[L]);
 
@@ -100,17 +105,17 @@ internal sealed class ScheduleRun : IDisposable
                 var x = Available(k - 1, index, op);
                 using (var scope = NewDisposeScope())
                 using (no_grad())
-                    _plain[k] = RunStage(k, x).MoveToOuterDisposeScope();
+                    _plain[k] = RunStage(k, x).DetachFromDisposeScope();
                 if (op.Kind == OpKind.Fn && k > 1)
                     Free(ref _plain[k - 1]);
                 return gradient;
             }
             case OpKind.Fe:
             {
-                var x = Available(k - 1, index, op).detach().requires_grad_(k > 1 || _input.requires_grad);
+                var x = Available(k - 1, index, op).detach().requires_grad_(k > 1 || _input.requires_grad).DetachFromDisposeScope();
                 using (var scope = NewDisposeScope())
                 using (enable_grad())
-                    _records[k] = (x, RunStage(k, x).MoveToOuterDisposeScope());
+                    _records[k] = (x, RunStage(k, x).DetachFromDisposeScope());
                 return gradient;
             }
             case OpKind.B:
@@ -154,7 +159,7 @@ internal sealed class ScheduleRun : IDisposable
     {
         using var replay = _random.Enter(k);
         using var statistics = _statistics.Enter(k);
-        return _stages[k - 1].forward(x);
+        return StageOutput.Own(_stages[k - 1].forward(x), [x]);
     }
 
     private Tensor Available(int j, int index, Op op) =>
