@@ -20,6 +20,11 @@ dotnet test Remat.slnx --configuration Release 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 passed=$(grep -oE 'Passed: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
 failed=$(grep -oE 'Failed: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
+skipped=$(grep -oE 'Skipped: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
+# The GPU tests (tests/Remat.Gpu.Tests) skip where CUDA does not start; dotnet test lists them without the reason.
+if grep -q 'Remat.Gpu.Tests.*\[SKIP\]' "$log"; then
+  echo "test.sh: the GPU tests were skipped: no CUDA device here (CI has none). They run on a GPU machine: bench/gpu/run.sh."
+fi
 rm -f "$log"
-echo "tests: $passed passed, $failed failed"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
 exit "$status"

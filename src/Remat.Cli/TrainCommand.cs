@@ -18,12 +18,16 @@ internal static class TrainCommand
     private static readonly string[] Names = [.. Strategies.Names, "auto", "plain"];
 
     private sealed record Result(string Strategy, long MeasuredPeakBytes, long WorstPeakBytes, long PlannedPeakBytes, double MedianStepSeconds,
-        double Spread, double Overhead, bool WithinNoise, float FinalLoss);
+        double Spread, double Overhead, bool WithinNoise, float FinalLoss, string Source);
 
     /// <summary>One strategy's model, step and plan, and what its steps measured.</summary>
-    private sealed class Run(string name, IEnumerable<nn.Module> modules, Func<float> step, Trace plan, Func<MeasuredStep>? measure)
+    private sealed class Run(string name, IEnumerable<nn.Module> modules, Func<float> step, Trace plan, Func<MeasuredStep>? measure, Tensor input)
     {
         public string Name { get; } = name;
+        public DeviceMemory Memory { get; } = DeviceMemory.For(input.device);
+
+        /// <summary>The input's bytes: a step's peak is its rise plus the input, which the plan counts from the start.</summary>
+        public long InputBytes { get; } = input.numel() * input.ElementSize;
         public Func<float> Step { get; } = step;
         public Trace Plan { get; } = plan;
         public Func<MeasuredStep>? Measure { get; } = measure;
@@ -61,12 +65,18 @@ internal static class TrainCommand
         };
         var trace = new Option<string?>("--trace") { Description = "Write the planned and the measured trace of one step of each scheduled strategy (JSON)." };
         var html = new Option<string?>("--html") { Description = "Write a report of the first scheduled strategy (store-all last): planned and measured memory and time of its operations." };
+        var deviceOption = new Option<string>("--device")
+        {
+            Description = "cpu, or cuda (measured in CUDA's memory pool; needs libtorch's CUDA libraries: docs/torchsharp.md, \"GPUs\").",
+            DefaultValueFactory = _ => "cpu",
+        };
+        deviceOption.AcceptOnlyFromAmong(TrainDevice.Names);
         var saveProfile = new Option<string?>("--save-profile")
         {
             Description = "Write the profiled model as a chain file (a graph file for unet and resnet), for remat plan and remat compare; written before training starts.",
         };
         var command = new Command("train", "Train a model on synthetic data with each strategy and measure memory and time.");
-        foreach (var o in strategies.All.Concat<Option>([model, layers, width, batch, steps, sequence, seed, which, json, timeLimit, trace, html, saveProfile]))
+        foreach (var o in strategies.All.Concat<Option>([model, layers, width, batch, steps, sequence, seed, which, json, timeLimit, trace, html, deviceOption, saveProfile]))
             command.Options.Add(o);
         // The training runs on its own task, so that Ctrl-C reaches the cancellation token while it runs.
         command.SetAction((parse, cancellation) => Task.Run(() =>
@@ -78,9 +88,9 @@ internal static class TrainCommand
             string[] known = isGraph ? GraphNames : Names;
             foreach (var n in names.Where(n => !known.Contains(n)))
                 throw new UsageException($"--strategy: unknown strategy '{n}' for {modelName}; the strategies are {string.Join(", ", known)}.");
-            if (!MemoryMeter.IsSupported)
-                throw new UsageException("remat train measures memory through Linux's /proc; it runs on Linux only.");
-            MemoryMeter.Initialize();
+            string deviceName = parse.GetValue(deviceOption)!;
+            if (deviceName == "cpu" && !MemoryMeter.IsSupported)
+                throw new UsageException("remat train measures the CPU's memory through Linux's /proc; it runs on Linux only.");
             if (isGraph)
             {
                 if (parse.GetValue(html) is not null)
@@ -93,7 +103,8 @@ internal static class TrainCommand
                 try
                 {
                     (graph, graphRuns) = GraphRuns(modelName, names, parse.GetValue(layers) ?? (modelName == "unet" ? 3 : 8),
-                        parse.GetValue(width) ?? 16, parse.GetValue(batch) ?? 32, parse.GetValue(strategies.Budget), parse.GetValue(seed), seconds, cancellation);
+                        parse.GetValue(width) ?? 16, parse.GetValue(batch) ?? 32, parse.GetValue(strategies.Budget), parse.GetValue(seed), seconds, deviceName,
+                        cancellation);
                 }
                 catch (OperationCanceledException) // in the solver's planning
                 {
@@ -111,18 +122,28 @@ internal static class TrainCommand
             }
             int layerCount = parse.GetValue(layers) ?? 32, widthValue = parse.GetValue(width) ?? 1024, seqValue = parse.GetValue(sequence) ?? 128;
             int batchSize = parse.GetValue(batch) ?? 512, stepCount = parse.GetValue(steps) ?? 10;
-            CheckSize(modelName, layerCount, widthValue, seqValue, batchSize, names.Length);
+            CheckSize(modelName, layerCount, widthValue, seqValue, batchSize, names.Length, deviceName);
+            var device = TrainDevice.Open(deviceName);
             long s = parse.GetValue(seed);
-            TrainModel Build() => TrainModels.Build(modelName, layerCount, widthValue, seqValue, s);
+            TrainModel Build()
+            {
+                var built = TrainModels.Build(modelName, layerCount, widthValue, seqValue, s);
+                foreach (var stage in built.Stages)
+                    stage.to(device);
+                return built;
+            }
             var shape = Build();
             random.manual_seed(s);
-            var x = randn([batchSize, .. shape.InputShape]);
-            var target = randn([batchSize, .. shape.TargetShape]);
+            var x = randn([batchSize, .. shape.InputShape]).to(device);
+            var target = randn([batchSize, .. shape.TargetShape]).to(device);
             Tensor Loss(Tensor y) => nn.functional.mse_loss(y, target);
             var chain = Profiler.Profile(shape.Stages, x, name: modelName);
             if (parse.GetValue(saveProfile) is { } profileFile)
                 WriteFile(profileFile, ChainJson.Serialize(chain));
-            long? budget = parse.GetValue(strategies.Budget);
+            // Without --budget, optimal and auto plan to periodic's planned peak, so that the two compare at the same memory.
+            long? budget = parse.GetValue(strategies.Budget) ?? (names.Any(n => n is "optimal" or "auto")
+                ? Simulator.Run(chain, Strategies.Get("periodic").Create(chain, strategies.For("periodic", parse, null), null).Plan(chain)).PeakBytes
+                : null);
             var runs = names.Select(name => Prepare(name, Build().Stages, chain, x, Loss, strategies.For(name, parse, budget), budget)).ToList();
             var warm = new ScheduleExecutor(shape.Stages);
             for (int i = 0; i < 3; i++) // warm the runtime and libtorch's threads so the first strategy is not penalised
@@ -178,7 +199,7 @@ internal static class TrainCommand
     /// <paramref name="seconds"/>) at <paramref name="budget"/>, by default periodic's planned peak, so the two compare at the same memory.
     /// </summary>
     private static (Graph Graph, List<Run> Runs) GraphRuns(string model, string[] names, int depth, int width, int batch, long? budget, long seed,
-        double seconds, CancellationToken cancellation)
+        double seconds, string deviceName, CancellationToken cancellation)
     {
         if (width <= 0 || width % TrainGraphs.ChannelMultiple != 0)
             throw new UsageException($"--width is {width}; the graph models need a positive multiple of {TrainGraphs.ChannelMultiple} channels: for other " +
@@ -189,13 +210,22 @@ internal static class TrainCommand
         long nodes = TrainGraphs.NodeCount(model, depth);
         double widest = model == "unet" ? (double)width * (1 << Math.Min(depth, 5)) : width;
         double bytes = 8 * nodes * (batch * 32.0 * 32 * widest + 9 * widest * widest * (names.Length + 2));
-        if (bytes > MaxModelBytes)
+        long max = TrainDevice.MaxModelBytes(deviceName);
+        if (bytes > max)
             throw new UsageException($"this model needs up to {ByteSize.Format((long)Math.Min(bytes, long.MaxValue))} for its weights and activations, " +
-                                     $"more than the {ByteSize.Format(MaxModelBytes)} remat train allows; use fewer --layers, a smaller --width or --batch.");
-        var shape = TrainGraphs.Build(model, depth, width, seed);
+                                     $"more than the {ByteSize.Format(max)} remat train allows on {deviceName}; use fewer --layers, a smaller --width or --batch.");
+        var device = TrainDevice.Open(deviceName);
+        TrainGraph Build()
+        {
+            var built = TrainGraphs.Build(model, depth, width, seed);
+            foreach (var module in built.Modules)
+                module.to(device);
+            return built;
+        }
+        var shape = Build();
         random.manual_seed(seed);
-        var x = randn([batch, .. shape.InputShape]);
-        var target = randn([batch, .. shape.TargetShape]);
+        var x = randn([batch, .. shape.InputShape]).to(device);
+        var target = randn([batch, .. shape.TargetShape]).to(device);
         Tensor Loss(Tensor y) => nn.functional.mse_loss(y, target);
         var graph = Profiler.Profile(shape.Inputs, shape.Nodes, shape.Modules.SelectMany(m => m.parameters()), x, name: model, names: shape.NodeNames);
         var periodic = GraphSegments.Plan(graph, new Periodic().SegmentsFor(graph.Count));
@@ -211,10 +241,10 @@ internal static class TrainCommand
                 "periodic" => periodic,
                 _ => new CpSat.GraphPlanner(memory, TimeSpan.FromSeconds(seconds)).Plan(graph, cancellation).Schedule,
             };
-            var copy = TrainGraphs.Build(model, depth, width, seed);
+            var copy = Build();
             var executor = new GraphExecutor(graph, copy.Nodes);
             return new Run(name, copy.Modules, () => executor.Step(schedule, x, Loss), GraphSimulator.Run(graph, schedule),
-                () => executor.Measure(schedule, x, Loss));
+                () => executor.Measure(schedule, x, Loss), x);
         }).ToList();
         return (graph, runs);
     }
@@ -233,16 +263,16 @@ internal static class TrainCommand
         switch (name)
         {
             case "plain":
-                return new Run(name, stages, () => ModuleStep(nn.Sequential(stages)), Simulator.Run(chain, new StoreAll().Plan(chain)), null);
+                return new Run(name, stages, () => ModuleStep(nn.Sequential(stages)), Simulator.Run(chain, new StoreAll().Plan(chain)), null, x);
             case "auto":
                 // The library's module under an ordinary loss.backward(), as a user's model would run it.
                 var auto = new CheckpointedSequential(stages, budget ?? throw new UsageException("auto plans to a memory budget: give --budget."));
-                return new Run(name, stages, () => ModuleStep(auto), auto.PlanFor(x).Trace, null);
+                return new Run(name, stages, () => ModuleStep(auto), auto.PlanFor(x).Trace, null, x);
             default:
                 // The budget plans optimal, chen and revolve's snapshots; it does not refuse the other strategies here.
                 var plan = Simulator.Run(chain, Strategies.Get(name).Create(chain, options, budget).Plan(chain));
                 var executor = new ScheduleExecutor(stages);
-                return new Run(name, stages, () => executor.Step(plan.Schedule, x, loss), plan, () => executor.Measure(plan.Schedule, x, loss));
+                return new Run(name, stages, () => executor.Step(plan.Schedule, x, loss), plan, () => executor.Measure(plan.Schedule, x, loss), x);
         }
     }
 
@@ -251,7 +281,7 @@ internal static class TrainCommand
         run.Optimizer.zero_grad();
         var watch = Stopwatch.StartNew();
         float loss = 0;
-        long peak = MemoryMeter.PeakAbove(() => loss = run.Step());
+        long peak = run.Memory.PeakAbove(() => loss = run.Step()) + run.InputBytes;
         double seconds = watch.Elapsed.TotalSeconds;
         using (no_grad())
             run.Optimizer.step();
@@ -286,7 +316,7 @@ internal static class TrainCommand
             double overhead = storeAll is { } sa && r.Name != "storeall" ? median / sa.Median - 1 : double.NaN;
             bool noise = storeAll is { } sb && r.Name != "storeall" && Math.Abs(overhead) < spread + sb.Spread;
             var peaks = r.Peaks.Order().DefaultIfEmpty().ToArray();
-            return new Result(r.Name, At(peaks, 0.5), peaks[^1], r.Plan.PeakBytes, median, spread, overhead, noise, r.Loss);
+            return new Result(r.Name, At(peaks, 0.5), peaks[^1], r.Plan.PeakBytes, median, spread, overhead, noise, r.Loss, r.Memory.Source);
         })];
     }
 
@@ -316,15 +346,12 @@ internal static class TrainCommand
         }
     }
 
-    /// <summary>The largest memory <c>remat train</c> plans to use: a model that needs more is refused before it is built.</summary>
-    public const long MaxModelBytes = 16L << 30;
-
     /// <summary>
     /// Refuses sizes that would not fit in memory: the parameters with their gradients, and the activations of a
     /// store-all step: for the MLPs 16 bytes per element (widest stages 4 times --width for hourglass); for a GPT
     /// layer in fp32, 66 bytes per token per hidden unit and 9 per attention score (Korthikanti et al., scaled to fp32).
     /// </summary>
-    private static void CheckSize(string model, long layers, long width, long sequence, long batch, int strategies)
+    private static void CheckSize(string model, long layers, long width, long sequence, long batch, int strategies, string device)
     {
         double widest = model == "hourglass" ? 4.0 * width : width;
         double parameters = layers * widest * widest * (model == "gpt" ? 12 : model == "hourglass" ? 2 : 1);
@@ -332,9 +359,10 @@ internal static class TrainCommand
             ? (double)batch * sequence * layers * (66.0 * width + 9.0 * Math.Max(1, width / 64) * sequence)
             : batch * widest * layers * 16;
         double bytes = 8 * parameters * (strategies + 1) + activations; // every strategy has its own copy of the model
-        if (bytes > MaxModelBytes)
+        long max = TrainDevice.MaxModelBytes(device);
+        if (bytes > max)
             throw new UsageException($"this model needs about {ByteSize.Format((long)Math.Min(bytes, long.MaxValue))} for its parameters, " +
-                                     $"gradients and activations, more than the {ByteSize.Format(MaxModelBytes)} remat train allows; " +
+                                     $"gradients and activations, more than the {ByteSize.Format(max)} remat train allows on {device}; " +
                                      "use fewer --layers, a smaller --width or --batch.");
     }
 
@@ -351,7 +379,7 @@ internal static class TrainCommand
     private static string Table(string? model, int stages, List<Result> results)
     {
         var sb = new StringBuilder();
-        sb.AppendLine($"model: {model}, {stages} stages; strategies interleaved step by step; peaks are the step's rise of the resident set, the median step's and the worst (first step left out)");
+        sb.AppendLine($"model: {model}, {stages} stages; strategies interleaved step by step; peaks are the step's rise of the {results.FirstOrDefault()?.Source ?? "memory"} plus the input (as planned), the median step's and the worst (first step left out)");
         sb.AppendLine($"{"strategy",-10} {"measured peak",14} {"worst step",11} {"planned peak",13} {"median step",12} {"spread",7} {"overhead",9} {"final loss",12}");
         foreach (var r in results)
             sb.AppendLine($"{r.Strategy,-10} {ByteSize.Format(r.MeasuredPeakBytes),14} {ByteSize.Format(r.WorstPeakBytes),11} {ByteSize.Format(r.PlannedPeakBytes),13} " +

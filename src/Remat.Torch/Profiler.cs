@@ -20,10 +20,11 @@ namespace Remat.Torch;
 /// The sweep also refuses a stage that changes its input in place, and one whose convolutions libtorch gets wrong on this
 /// machine (<see cref="ConvolutionCheck"/>). A stage timed or measured alone runs on data its previous run left in the
 /// caches and next to allocations a step does not make; inside a step it does not (docs/benchmarks.md). Memory comes
-/// from <see cref="MemoryMeter"/>; where it is unsupported, savedBytes falls back to outputBytes and the temps to 0. The
+/// from <see cref="DeviceMemory"/>, the sample input's device's: where it cannot be measured, profiling is refused with
+/// the cause and the fix, never guessed. Times end when the device has finished the operation's work. The
 /// first two steps are left out (the first allocates the parameters' gradients; both warm the runtime). Profiling
 /// leaves the stages' parameter gradients, the running statistics of their normalisation layers and the random
-/// generator as it found them, so it can run in the middle of training (gradient accumulation, dropout, BatchNorm). Its
+/// generators (the CPU's and the input's CUDA device's) as it found them, so it can run in the middle of training (gradient accumulation, dropout, BatchNorm). Its
 /// steps are periodic, so it needs about as much memory as periodic checkpointing, not store-all's.
 /// </summary>
 public static class Profiler
@@ -37,9 +38,10 @@ public static class Profiler
         ArgumentNullException.ThrowIfNull(stages);
         ArgumentNullException.ThrowIfNull(sampleInput);
         ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
+        _ = DeviceMemory.For(sampleInput.device); // refuses, with the fix, a device whose memory cannot be measured
         var parameters = stages.SelectMany(s => s.parameters()).ToArray();
         var gradients = parameters.Select(p => p.grad).ToArray();
-        var state = random.get_rng_state();
+        using var generators = RandomStates.Preserve(sampleInput.device);
         using var statistics = RunningStatistics.Freeze(stages);
         try
         {
@@ -51,7 +53,6 @@ public static class Profiler
         {
             for (int i = 0; i < parameters.Length; i++)
                 parameters[i].grad = gradients[i];
-            random.set_rng_state(state);
         }
     }
 
@@ -112,9 +113,10 @@ public static class Profiler
         ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
         if (inputs.Count != nodes.Count || names is not null && names.Count != nodes.Count)
             throw new ArgumentException($"give one list of inputs, one function and one name per node: {inputs.Count} inputs, {nodes.Count} functions, {names?.Count ?? nodes.Count} names.");
+        _ = DeviceMemory.For(sampleInput.device);
         var kept = parameters.ToArray();
         var gradients = kept.Select(p => p.grad).ToArray();
-        var state = random.get_rng_state();
+        using var generators = RandomStates.Preserve(sampleInput.device);
         nn.Module[][] reached = [.. nodes.Select(n => ReachedModules.Of(n).ToArray())];
         using var statistics = RunningStatistics.Freeze(reached.SelectMany(r => r));
         try
@@ -153,7 +155,6 @@ public static class Profiler
         {
             for (int i = 0; i < kept.Length; i++)
                 kept[i].grad = gradients[i];
-            random.set_rng_state(state);
         }
     }
 

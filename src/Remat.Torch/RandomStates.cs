@@ -5,41 +5,47 @@ namespace Remat.Torch;
 
 /// <summary>
 /// The random state before each stage's first run, so that a recomputation draws the same random numbers (dropout
-/// masks) as the first run, and the caller's CPU random stream ends where a plain run leaves it.
-/// TorchSharp exposes the CPU generator's state but not CUDA's: it only has <c>cuda.manual_seed</c>. So for work on a
-/// CUDA device, each first run draws a seed from the CPU generator and seeds the CUDA generator with it, and a
-/// recomputation seeds it again with the same seed: the masks match, but the CUDA stream differs from a plain run's
-/// and is left where the last replay ends (untested here: no GPU; docs/torchsharp.md).
+/// masks) as the first run, and the caller's random streams end where a plain run leaves them: the CPU generator's
+/// state always, and for work on a CUDA device that device's generator too (its seed and offset,
+/// <see cref="CudaGenerator"/>), as PyTorch's checkpoint does with <c>preserve_rng_state</c>.
 /// </summary>
-internal sealed class RandomStates(int stages, bool cuda) : IDisposable
+internal sealed class RandomStates(int stages, Device device) : IDisposable
 {
     private readonly Tensor?[] _first = new Tensor?[stages + 1];
-    private readonly long[] _cudaSeeds = new long[stages + 1];
+    private readonly (ulong Seed, ulong Offset)[] _cuda = new (ulong, ulong)[stages + 1];
+    private readonly int? _cudaDevice = device.type == DeviceType.CUDA ? Math.Max(0, device.index) : null;
 
     /// <summary>The random states for work on <paramref name="device"/>.</summary>
-    public static RandomStates For(int stages, Device device) => new(stages, device.type == DeviceType.CUDA);
+    public static RandomStates For(int stages, Device device) => new(stages, device);
 
     /// <summary>
-    /// Enters a run of stage <paramref name="k"/>: its first run records the generator's state; a later one sets that
-    /// state and, when disposed, puts back the CPU state it found.
+    /// Enters a run of stage <paramref name="k"/>: its first run records the generators' states; a later one sets those
+    /// states and, when disposed, puts back the states it found.
     /// </summary>
     public IDisposable Enter(int k)
     {
         if (_first[k] is not { } state)
         {
-            if (cuda)
-            {
-                _cudaSeeds[k] = randint(0, int.MaxValue, [1], dtype: ScalarType.Int64).item<long>();
-                torch.cuda.manual_seed(_cudaSeeds[k]);
-            }
+            if (_cudaDevice is { } first)
+                _cuda[k] = CudaGenerator.Get(first);
             _first[k] = random.get_rng_state().DetachFromDisposeScope();
             return Replay.None;
         }
-        var outer = random.get_rng_state().DetachFromDisposeScope();
+        var outer = new Replay(random.get_rng_state().DetachFromDisposeScope(), _cudaDevice, _cudaDevice is { } d ? CudaGenerator.Get(d) : default);
         random.set_rng_state(state);
-        if (cuda)
-            torch.cuda.manual_seed(_cudaSeeds[k]);
-        return new Replay(outer);
+        if (_cudaDevice is { } again)
+            CudaGenerator.Set(again, _cuda[k]);
+        return outer;
+    }
+
+    /// <summary>
+    /// Takes the generators' states for work on <paramref name="device"/> (the CPU's, and a CUDA device's) and puts them
+    /// back when disposed: for work that must leave the caller's random streams as it found them (profiling).
+    /// </summary>
+    public static IDisposable Preserve(Device device)
+    {
+        int? cudaDevice = device.type == DeviceType.CUDA ? Math.Max(0, device.index) : null;
+        return new Replay(random.get_rng_state().DetachFromDisposeScope(), cudaDevice, cudaDevice is { } d ? CudaGenerator.Get(d) : default);
     }
 
     /// <summary>Disposes the recorded states.</summary>
@@ -49,9 +55,9 @@ internal sealed class RandomStates(int stages, bool cuda) : IDisposable
             s?.Dispose();
     }
 
-    private sealed class Replay(Tensor? outer) : IDisposable
+    private sealed class Replay(Tensor? outer, int? cudaDevice, (ulong, ulong) cudaOuter) : IDisposable
     {
-        public static readonly Replay None = new(null);
+        public static readonly Replay None = new(null, null, default);
 
         public void Dispose()
         {
@@ -59,6 +65,8 @@ internal sealed class RandomStates(int stages, bool cuda) : IDisposable
                 return;
             random.set_rng_state(outer);
             outer.Dispose();
+            if (cudaDevice is { } d)
+                CudaGenerator.Set(d, cudaOuter);
         }
     }
 }

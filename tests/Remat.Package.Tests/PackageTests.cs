@@ -32,8 +32,15 @@ public sealed class PackageTests(ITestOutputHelper output, PackageTests.Packed p
     private static readonly string Version = "0.1.0-test." + DateTime.UtcNow.ToString("yyyyMMddHHmmssfff", CultureInfo.InvariantCulture);
 
 
-    [Fact]
-    public void A_new_console_project_trains_with_the_Remat_Torch_package()
+    /// <summary>
+    /// Remat.Torch references the managed TorchSharp package and leaves the native runtime to the application, as
+    /// TorchSharp's own libraries do: the consumer adds TorchSharp-cpu (bindings and libtorch in one), or libtorch-cpu
+    /// beside the TorchSharp that Remat.Torch brings. Either way the libstdc++ fix must reach its build output.
+    /// </summary>
+    [Theory]
+    [InlineData("TorchSharp-cpu", "0.107.0")]
+    [InlineData("libtorch-cpu", "2.10.0")]
+    public void A_new_console_project_trains_with_the_Remat_Torch_package(string runtime, string runtimeVersion)
     {
         string project = Path.Combine(_work, "FirstHour");
         Directory.CreateDirectory(project);
@@ -49,8 +56,9 @@ public sealed class PackageTests(ITestOutputHelper output, PackageTests.Packed p
             """);
         File.Copy(Path.Combine(AppContext.BaseDirectory, "Consumer", "Program.cs"), Path.Combine(project, "Program.cs"));
         Run("dotnet", $"add package Remat.Torch --version {Version} --source {packed.Feed}", project);
+        Run("dotnet", $"add package {runtime} --version {runtimeVersion}", project);
         var (code, text) = Run("dotnet", "run -c Release", project, check: false);
-        Assert.True(code == 0, $"the consumer failed (exit {code}):\n{text}");
+        Assert.True(code == 0, $"the consumer on {runtime} failed (exit {code}):\n{text}");
         Assert.Contains("gradients equal: True", text);
         Assert.Contains("libtorch's backend switches found: True", text);
     }

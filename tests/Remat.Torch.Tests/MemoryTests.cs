@@ -132,6 +132,23 @@ public class MemoryTests(ITestOutputHelper output)
             $"the backward of 8 checkpointed blocks rose {eightBackward} bytes, of 4 blocks {fourBackward}: it grows with the number of checkpoints");
     }
 
+    [Fact]
+    public void Device_memory_is_the_resident_set_on_the_cpu_and_refused_with_the_fix_where_it_cannot_be_read()
+    {
+        var cpu = DeviceMemory.For(CPU);
+        Assert.Equal("resident set", cpu.Source);
+        long peak = cpu.PeakAbove(() =>
+        {
+            using var t = ones(8L << 20, dtype: ScalarType.Float32); // 32 MiB, touched
+        });
+        Assert.True(peak >= 30L << 20 && peak < 64L << 20, $"a 32 MiB temporary rose the resident set by {peak} bytes");
+        var meta = Assert.Throws<RematException>(() => DeviceMemory.For(META));
+        Assert.Contains("Strategy", meta.Message);
+        // This machine has no CUDA runtime, or no device: either way CUDA's memory is refused with what to do, not guessed.
+        var cuda = Assert.ThrowsAny<Exception>(() => DeviceMemory.For(new Device(DeviceType.CUDA, 0)));
+        Assert.True(cuda is RematException || cuda.Message.Contains("CUDA", StringComparison.OrdinalIgnoreCase), cuda.ToString());
+    }
+
     /// <summary>The documented tolerance of the checkpointed module: 10% of the budget plus 16 MiB (docs/torchsharp.md).</summary>
     private static long Tolerance(long budget) => budget / 10 + (16L << 20);
 }
