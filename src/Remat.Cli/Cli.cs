@@ -47,8 +47,18 @@ public static class Cli
         }
         catch (Exception e) when (e is UsageException or RematException)
         {
-            error.WriteLine($"remat: {e.Message}");
+            error.WriteLine($"remat: {InCliTerms(e.Message)}");
             return UsageError;
         }
     }
+
+    /// <summary>The library names its settings as a program sets them; the command's user sets them by these options.</summary>
+    private static readonly (string Library, string Cli)[] Terms =
+    [
+        ("PlanOptions.Slots = ", "--slots "),
+        ("GraphPlanner's timeLimit", "--time-limit"),
+        ("GraphPlanner in Remat.CpSat", "remat plan --graph"),
+    ];
+
+    private static string InCliTerms(string message) => Terms.Aggregate(message, (m, t) => m.Replace(t.Library, t.Cli, StringComparison.Ordinal));
 }

@@ -97,7 +97,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
             throw new PlanningLimitException(
                 $"the solver found no schedule within {timeLimit.TotalSeconds:0.#} s{why} in {ByteSize.Format(budgetBytes)}; {ByteSize.Format(least)} " +
                 $"({least} bytes), the least peak of the plans made without it, plans at once." +
-                (tooLarge ? "" : " For less, give the solver more time (--time-limit)."));
+                (tooLarge ? "" : " For less, give the solver more time (GraphPlanner's timeLimit)."));
         }
         var schedule = found.Schedule();
         var trace = GraphSimulator.Run(graph, schedule);
@@ -189,7 +189,7 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
         string plans = atOnce > least ? $"; {Size(atOnce)}, the least peak of the plans made without the solver, plans at once" : ", which plans at once";
         return new InfeasibleBudgetException(budgetBytes, least,
             $"cpsat: no schedule fits in {Size(budgetBytes)}, as the solver proved; {found}{plans}." +
-            (proven || atOnce == least ? "" : " For a budget between the two, give the solver more time (--time-limit)."));
+            (proven || atOnce == least ? "" : " For a budget between the two, give the solver more time (GraphPlanner's timeLimit)."));
     }
 
     /// <summary>The model, hinted with <paramref name="hint"/> where there is one.</summary>

@@ -99,7 +99,7 @@ public sealed class Graph
     {
         for (int v = 1; v <= Count; v++)
             if (_inputs[v - 1] is not [var u] || u != v - 1)
-                throw new ChainException($"{Where(v)} reads {string.Join(", ", _inputs[v - 1])}, so the graph is not a chain; plan it as a graph (remat plan --graph).");
+                throw new ChainException($"{Where(v)} reads {string.Join(", ", _inputs[v - 1])}, so the graph is not a chain; plan it as a graph (GraphPlanner in Remat.CpSat).");
         return new Chain(InputBytes, _nodes, Name);
     }
 

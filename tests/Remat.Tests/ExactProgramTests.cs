@@ -69,6 +69,28 @@ public class ExactProgramTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_schedule_that_frees_the_input_of_a_live_record_is_no_cheaper_and_optimal_stays_the_exhaustive_optimum()
+    {
+        // Issue 30's witness: at 20 bytes an older model allowed 123 by Fe(4) Fn(4), Fn(4) freeing x_3 while x̄_4 held it.
+        // A record holds its input until its backward (docs/model.md, measured on TorchSharp), so that schedule peaks
+        // over the budget, and 128 is the optimum of the model Remat runs.
+        var chain = ChainJson.Parse("""
+            {"input":{"bytes":1},"stages":[{"forwardTime":9,"backwardTime":12,"outputBytes":1,"savedBytes":6},{"forwardTime":1,"backwardTime":13,"outputBytes":2,"savedBytes":7},{"forwardTime":5,"backwardTime":4,"outputBytes":4,"savedBytes":8},{"forwardTime":8,"backwardTime":8,"outputBytes":5,"savedBytes":5},{"forwardTime":5,"backwardTime":4,"outputBytes":5,"savedBytes":9},{"forwardTime":4,"backwardTime":4,"outputBytes":2,"savedBytes":4},{"forwardTime":3,"backwardTime":1,"outputBytes":1,"savedBytes":5}]}
+            """);
+        // The issue writes Fn for both forwards without recording, starred where it frees its input: Fck and Fn here.
+        Op[] witness = [Op.Fck(1), Op.Fn(2), Op.Fn(3), Op.Fe(4), Op.Fn(4), Op.Fn(5), Op.Fck(6), Op.Fe(7), Op.Loss, Op.B(7), Op.Fe(6), Op.B(6),
+            Op.Fe(5), Op.B(5), Op.Fck(1), Op.Fck(2), Op.B(4), Op.Fe(3), Op.B(3), Op.Fe(2), Op.Fe(1), Op.B(2), Op.B(1)];
+        var trace = Simulator.Run(chain, new Schedule("witness", witness));
+        Assert.Equal(123, trace.Time);
+        output.WriteLine($"the witness: time {trace.Time}, peak {trace.PeakBytes} bytes");
+        Assert.True(trace.PeakBytes > 20, $"the witness peaks at {trace.PeakBytes} bytes under the record rule");
+        var optimal = Simulator.Run(chain, new Optimal(20).Plan(chain));
+        var exhaustive = Simulator.Run(chain, new ExhaustiveSearch(20).Plan(chain));
+        Assert.Equal(exhaustive.Time, optimal.Time);
+        Assert.Equal(128, optimal.Time);
+    }
+
+    [Fact]
     public void The_table_lies_between_the_search_and_rotor()
     {
         // The table's family is the search's without consuming parts, and contains rotor's.

@@ -76,7 +76,20 @@ public class GraphTests
     {
         string json = """{"input":{"bytes":4},"stages":[{"forwardTime":1,"backwardTime":2,"outputBytes":4,"savedBytes":4},{"inputs":[0,1],"forwardTime":1,"backwardTime":2,"outputBytes":4,"savedBytes":4}]}""";
         var e = Assert.Throws<ChainException>(() => ChainJson.Parse(json, "g.json"));
-        Assert.Contains("--graph", e.Message);
+        Assert.Contains("plan it as a graph (GraphPlanner in Remat.CpSat)", e.Message);
+        // The command says it in its own terms.
+        string file = Path.Combine(Path.GetTempPath(), $"remat-branching-{Guid.NewGuid():N}.json");
+        File.WriteAllText(file, json);
+        try
+        {
+            var error = new StringWriter();
+            Assert.Equal(2, Cli.Cli.Run(["plan", "--chain", file, "--budget", "1KiB"], new StringWriter(), error));
+            Assert.Contains("plan it as a graph (remat plan --graph)", error.ToString());
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 
     [Fact]

@@ -69,7 +69,7 @@ internal sealed class ExactTable : IChooser
         if (cells * slots > MaxWork || rowsBytes * Stride(slots) > MaxTableBytes)
             throw new PlanningLimitException(
                 $"the dynamic program for {length} stages and {slots} slots is too large a computation for this planner " +
-                $"(about {cells * slots / CellsPerSecond:0} s and {ByteSize.Format(rowsBytes * Stride(slots))}); use --slots {Math.Max(1, fits)} or fewer stages.");
+                $"(about {cells * slots / CellsPerSecond:0} s and {ByteSize.Format(rowsBytes * Stride(slots))}); use PlanOptions.Slots = {Math.Max(1, fits)} or fewer stages.");
     }
 
     /// <summary>The length of a row: K + 1 memories, rounded up to whole blocks.</summary>

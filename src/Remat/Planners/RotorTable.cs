@@ -32,7 +32,7 @@ internal sealed class RotorTable : RotorFamily.IChooser
         if (work > MaxWork)
             throw new PlanningLimitException(
                 $"the dynamic program for {length} stages and {slots} slots is too long a computation (about {work / 2.5e9:0} s here); " +
-                $"use --slots {Math.Max(1, (int)(MaxWork * 6 / ((double)length * length * length)))} or fewer stages.");
+                $"use PlanOptions.Slots = {Math.Max(1, (int)(MaxWork * 6 / ((double)length * length * length)))} or fewer stages.");
     }
 
     /// <summary>Builds the table for memories 0 .. <paramref name="slots"/> slots of <paramref name="slotBytes"/> bytes.</summary>
