@@ -125,17 +125,9 @@ internal static class TrainCommand
             CheckSize(modelName, layerCount, widthValue, seqValue, batchSize, names.Length, deviceName);
             var device = TrainDevice.Open(deviceName);
             long s = parse.GetValue(seed);
-            TrainModel Build()
-            {
-                var built = TrainModels.Build(modelName, layerCount, widthValue, seqValue, s);
-                foreach (var stage in built.Stages)
-                    stage.to(device);
-                return built;
-            }
+            TrainModel Build() => OnDevice(TrainModels.Build(modelName, layerCount, widthValue, seqValue, s), m => m.Stages, device);
             var shape = Build();
-            random.manual_seed(s);
-            var x = randn([batchSize, .. shape.InputShape]).to(device);
-            var target = randn([batchSize, .. shape.TargetShape]).to(device);
+            var (x, target) = Data(s, batchSize, shape.InputShape, shape.TargetShape, device);
             Tensor Loss(Tensor y) => nn.functional.mse_loss(y, target);
             var chain = Profiler.Profile(shape.Stages, x, name: modelName);
             if (parse.GetValue(saveProfile) is { } profileFile)
@@ -215,17 +207,9 @@ internal static class TrainCommand
             throw new UsageException($"this model needs up to {ByteSize.Format((long)Math.Min(bytes, long.MaxValue))} for its weights and activations, " +
                                      $"more than the {ByteSize.Format(max)} remat train allows on {deviceName}; use fewer --layers, a smaller --width or --batch.");
         var device = TrainDevice.Open(deviceName);
-        TrainGraph Build()
-        {
-            var built = TrainGraphs.Build(model, depth, width, seed);
-            foreach (var module in built.Modules)
-                module.to(device);
-            return built;
-        }
+        TrainGraph Build() => OnDevice(TrainGraphs.Build(model, depth, width, seed), g => g.Modules, device);
         var shape = Build();
-        random.manual_seed(seed);
-        var x = randn([batch, .. shape.InputShape]).to(device);
-        var target = randn([batch, .. shape.TargetShape]).to(device);
+        var (x, target) = Data(seed, batch, shape.InputShape, shape.TargetShape, device);
         Tensor Loss(Tensor y) => nn.functional.mse_loss(y, target);
         var graph = Profiler.Profile(shape.Inputs, shape.Nodes, shape.Modules.SelectMany(m => m.parameters()), x, name: model, names: shape.NodeNames);
         var periodic = GraphSegments.Plan(graph, new Periodic().SegmentsFor(graph.Count));
@@ -247,6 +231,21 @@ internal static class TrainCommand
                 () => executor.Measure(schedule, x, Loss), x);
         }).ToList();
         return (graph, runs);
+    }
+
+    /// <summary><paramref name="model"/> with its modules moved to <paramref name="device"/>.</summary>
+    private static T OnDevice<T>(T model, Func<T, IEnumerable<nn.Module>> modules, Device device)
+    {
+        foreach (var module in modules(model))
+            module.to(device);
+        return model;
+    }
+
+    /// <summary>The synthetic regression's input and target for a batch of these shapes, drawn from the seed on the CPU, on the device.</summary>
+    private static (Tensor X, Tensor Target) Data(long seed, int batch, long[] inputShape, long[] targetShape, Device device)
+    {
+        random.manual_seed(seed);
+        return (randn([batch, .. inputShape]).to(device), randn([batch, .. targetShape]).to(device));
     }
 
     /// <summary>A strategy's step: by the executor for a scheduled strategy, plainly, or through the checkpointed module.</summary>

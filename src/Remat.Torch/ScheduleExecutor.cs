@@ -37,9 +37,10 @@ public sealed class ScheduleExecutor
 
     /// <summary>
     /// Runs one step as <see cref="Step"/> does and measures every operation: its wall time, the memory after it and
-    /// the peak during it (the resident set, <see cref="MemoryMeter"/>, read from where it stood when the step began plus
-    /// the input's bytes). The trace has the shape of the simulator's, so planned and measured compare op by op.
-    /// Measuring adds a few reads of <c>/proc</c> per operation; use it for a step to inspect, not for training.
+    /// the peak during it (the input's device's memory, <see cref="DeviceMemory"/>, read from where it stood when the step
+    /// began plus the input's bytes). The trace has the shape of the simulator's, so planned and measured compare op by op.
+    /// Measuring adds a few memory reads and, on CUDA, a synchronisation per operation; use it for a step to inspect,
+    /// not for training.
     /// </summary>
     public MeasuredStep Measure(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss) =>
         OpRecorder.Measure(schedule, _stages.Length, input, recorder => Run(schedule, input, loss, recorder));
