@@ -257,7 +257,7 @@ internal static class TrainCommand
             using var scope = NewDisposeScope();
             var l = loss(module.forward(x));
             l.backward();
-            return l.item<float>();
+            return l.to_type(ScalarType.Float32).item<float>();
         }
         switch (name)
         {

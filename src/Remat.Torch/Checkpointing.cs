@@ -12,7 +12,9 @@ namespace Remat.Torch;
 /// <see cref="CheckpointWrapper"/> that runs them under function checkpointing.
 /// TorchSharp calls a child through its parent's field, so only a child held in a list can be replaced in place: the
 /// elements of every <c>ModuleList&lt;Module&lt;Tensor, Tensor&gt;&gt;</c> in the model (the usual home of a
-/// transformer's blocks). A module the predicate picks anywhere else is refused with its name, never skipped in silence.
+/// transformer's blocks), and of every <c>ModuleList&lt;Module&lt;Tensor, Tensor, Tensor&gt;&gt;</c> (blocks that take
+/// an attention mask or another side input, wrapped by <see cref="CheckpointWrapper{TSide}"/>). A module the predicate
+/// picks anywhere else is refused with its name, never skipped in silence.
 /// </summary>
 public static class Checkpointing
 {
@@ -28,8 +30,8 @@ public static class Checkpointing
         ArgumentNullException.ThrowIfNull(select);
         ArgumentOutOfRangeException.ThrowIfLessThan(everyNth, 1);
         var modules = model.named_modules().ToList();
-        var lists = modules.Where(p => p.Item2 is ModuleList<nn.Module<Tensor, Tensor>>)
-            .ToDictionary(p => p.Item1, p => (ModuleList<nn.Module<Tensor, Tensor>>)p.Item2);
+        var lists = modules.Where(p => p.Item2 is ModuleList<nn.Module<Tensor, Tensor>> or ModuleList<nn.Module<Tensor, Tensor, Tensor>>)
+            .ToDictionary(p => p.Item1, p => p.Item2);
         // A module inside a wrapper, or inside one picked here, runs under that checkpoint already.
         var covered = new HashSet<nn.Module>(ReferenceEqualityComparer.Instance);
         void Cover(nn.Module outer)
@@ -37,17 +39,17 @@ public static class Checkpointing
             foreach (var (_, inner) in outer.named_modules())
                 covered.Add(inner);
         }
-        foreach (var (_, m) in modules.Where(p => p.Item2 is CheckpointWrapper))
+        foreach (var (_, m) in modules.Where(p => p.Item2 is CheckpointWrapper or CheckpointWrapper<Tensor>))
             Cover(m);
-        var picked = new List<(ModuleList<nn.Module<Tensor, Tensor>> List, int Index)>();
+        var picked = new List<(nn.Module List, int Index)>();
         var refused = new List<string>();
         foreach (var (name, m) in modules)
         {
-            if (name.Length == 0 || m is CheckpointWrapper || covered.Contains(m) || !select(name, m))
+            if (name.Length == 0 || m is CheckpointWrapper or CheckpointWrapper<Tensor> || covered.Contains(m) || !select(name, m))
                 continue;
             int dot = name.LastIndexOf('.');
             if (dot > 0 && lists.TryGetValue(name[..dot], out var list) && int.TryParse(name[(dot + 1)..], out int index)
-                && index < list.Count && ReferenceEquals(list[index], m))
+                && ReferenceEquals(Element(list, index), m))
             {
                 picked.Add((list, index));
                 Cover(m);
@@ -57,18 +59,31 @@ public static class Checkpointing
         }
         if (refused.Count > 0)
             throw new RematException($"cannot checkpoint {string.Join(", ", refused.Select(n => $"'{n}'"))} in place: TorchSharp calls " +
-                                     "such a module through its parent's field. Hold the modules to checkpoint in a ModuleList<Module<Tensor, Tensor>>, " +
-                                     "wrap them yourself (new CheckpointWrapper(m)), or call Checkpoint.Run in the parent's forward.");
+                                     "such a module through its parent's field. Hold the modules to checkpoint in a ModuleList<Module<Tensor, Tensor>> " +
+                                     "(or ModuleList<Module<Tensor, Tensor, Tensor>> for blocks with a mask), wrap them yourself (new CheckpointWrapper(m)), " +
+                                     "or call Checkpoint.Run in the parent's forward.");
         int wrapped = 0;
         for (int i = 0; i < picked.Count; i += everyNth, wrapped++)
         {
             var (list, index) = picked[i];
-            var wrapper = new CheckpointWrapper(list[index], preserveRngState);
-            list[index] = wrapper;
+            nn.Module wrapper = list switch
+            {
+                ModuleList<nn.Module<Tensor, Tensor>> one => one[index] = new CheckpointWrapper(one[index], preserveRngState),
+                ModuleList<nn.Module<Tensor, Tensor, Tensor>> two => two[index] = new CheckpointWrapper<Tensor>(two[index], preserveRngState),
+                _ => throw new InvalidOperationException("not a list of blocks"),
+            };
             Registry(list)[index.ToString(CultureInfo.InvariantCulture)] = wrapper;
         }
         return wrapped;
     }
+
+    /// <summary>Element <paramref name="index"/> of a list of blocks, or null where it has none.</summary>
+    private static nn.Module? Element(nn.Module list, int index) => list switch
+    {
+        ModuleList<nn.Module<Tensor, Tensor>> one when index < one.Count => one[index],
+        ModuleList<nn.Module<Tensor, Tensor, Tensor>> two when index < two.Count => two[index],
+        _ => null,
+    };
 
     /// <summary>
     /// The registry behind a module's <c>named_modules()</c>, <c>train()</c> and <c>state_dict()</c>. A module list's indexer

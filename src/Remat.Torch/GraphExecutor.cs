@@ -101,7 +101,7 @@ public sealed class GraphExecutor
                         {
                             var l = loss(z);
                             l.backward();
-                            value = l.item<float>();
+                            value = l.to_type(ScalarType.Float32).item<float>(); // a bf16 or fp16 loss too
                         }
                         gradients[N] = z.grad!.detach().MoveToOuterDisposeScope();
                     }

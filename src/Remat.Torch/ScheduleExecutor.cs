@@ -64,7 +64,7 @@ public sealed class ScheduleExecutor
                 {
                     var l = loss(z);
                     l.backward();
-                    value = l.item<float>();
+                    value = l.to_type(ScalarType.Float32).item<float>(); // a bf16 or fp16 loss too
                 }
                 gradient = z.grad!.detach().MoveToOuterDisposeScope();
             }

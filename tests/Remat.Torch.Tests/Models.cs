@@ -66,6 +66,6 @@ internal static class Models
             x = s.forward(x);
         var loss = Loss(x);
         loss.backward();
-        return loss.item<float>();
+        return loss.to_type(ScalarType.Float32).item<float>();
     }
 }
