@@ -37,11 +37,15 @@ internal static class MemoryCommand
         dropout.AcceptOnlyFromAmong("on", "off");
         var bytes = Options.Count("--activation-bytes", "Bytes per activation: 2 (fp16/bf16, default) or 4 (fp32).", 1);
         var gpu = Options.Size("--gpu-memory", "The GPU's memory (default 80GiB).");
-        var recommend = new Option<bool>("--recommend") { Description = "Name the cheapest recomputation that fits the GPU." };
+        var recommend = new Option<bool>("--recommend") { Description = "Name the cheapest recomputation that fits the GPU (by predicted time with --gpu, else by FLOPs)." };
+        var gpuModel = new Option<string?>("--gpu") { Description = "Predict the step time on this GPU (roofline): " + string.Join(", ", Accelerator.All.Select(g => g.Name)) + "." };
+        gpuModel.AcceptOnlyFromAmong([.. Accelerator.All.Select(g => g.Name)]);
+        var kernels = new Option<string>("--attention") { Description = "The attention kernels the time assumes without --flash: unfused (default) or fused (fused softmax).", DefaultValueFactory = _ => "unfused" };
+        kernels.AcceptOnlyFromAmong("unfused", "fused");
         var json = new Option<bool>("--json") { Description = "Print the estimate as JSON." };
         var command = new Command("memory", "Training memory of a transformer per GPU: activations by tensor, model states, and the fit.");
         foreach (var o in new Option[] { preset, shapeFile, layers, hidden, heads, ffn, vocab, kvHeads, gated, seq, micro, microBatches, tp, pp, sp, interleave, dp, zero,
-                     recompute, recomputeLayers, flash, dropout, bytes, gpu, recommend, json })
+                     recompute, recomputeLayers, flash, dropout, bytes, gpu, gpuModel, kernels, recommend, json })
             command.Options.Add(o);
         command.SetAction(parse =>
         {
@@ -76,21 +80,24 @@ internal static class MemoryCommand
                 parse.GetValue(recomputeLayers),
                 parse.GetValue(microBatches) ?? 0);
             long gpuBytes = parse.GetValue(gpu) ?? 80L << 30;
+            var timing = parse.GetValue(gpuModel) is { } g
+                ? new Timing(Accelerator.Find(g)!, parse.GetValue(kernels) == "fused" ? AttentionKernels.FusedSoftmax : AttentionKernels.Unfused)
+                : null;
             MemoryEstimate estimate;
             (TrainingSetup Setup, MemoryEstimate Estimate)? advice = null;
             try
             {
                 estimate = TrainingMemory.Estimate(shape, setup);
                 if (parse.GetValue(recommend))
-                    advice = TrainingMemory.Recommend(shape, setup, gpuBytes);
+                    advice = TrainingMemory.Recommend(shape, setup, gpuBytes, timing is null ? null : o => timing.Of(shape, o).RecomputeOverhead);
             }
             catch (ArgumentException e)
             {
                 throw new UsageException(e.Message);
             }
             output.Write(parse.GetValue(json)
-                ? Json(named?.Name, shape, setup, estimate, gpuBytes, parse.GetValue(recommend), advice)
-                : Text(named?.Name, shape, setup, estimate, gpuBytes, parse.GetValue(recommend), advice));
+                ? Json(named?.Name, shape, setup, estimate, gpuBytes, parse.GetValue(recommend), advice, timing)
+                : Text(named?.Name, shape, setup, estimate, gpuBytes, parse.GetValue(recommend), advice, timing));
             return 0;
         });
         return command;
@@ -120,8 +127,21 @@ internal static class MemoryCommand
         }
     }
 
+    /// <summary>The GPU and attention kernels the time is predicted for (<see cref="StepTime"/>).</summary>
+    private sealed record Timing(Accelerator Gpu, AttentionKernels Kernels)
+    {
+        public TimeEstimate Of(TransformerShape shape, TrainingSetup setup) => StepTime.Estimate(shape, setup, Gpu, Kernels);
+
+        public static string Name(AttentionKernels kernels) => kernels switch
+        {
+            AttentionKernels.Flash => "flash attention",
+            AttentionKernels.FusedSoftmax => "fused softmax, unfused attention",
+            _ => "unfused attention",
+        };
+    }
+
     private static string Text(string? preset, TransformerShape shape, TrainingSetup setup, MemoryEstimate e, long gpu, bool recommend,
-        (TrainingSetup Setup, MemoryEstimate Estimate)? advice)
+        (TrainingSetup Setup, MemoryEstimate Estimate)? advice, Timing? timing)
     {
         var a = setup.Activations;
         var sb = new StringBuilder();
@@ -148,11 +168,20 @@ internal static class MemoryCommand
         double margin = gpu - e.TotalBytes;
         sb.AppendLine($"total {Bytes(e.TotalBytes)} on a {ByteSize.Format(gpu)} GPU: " +
                       (margin >= 0 ? $"fits, {Bytes(margin)} to spare" : $"does not fit, {Bytes(-margin)} over") +
-                      $"; recompute costs {e.RecomputeOverhead * 100:0.#}% extra compute");
+                      $"; recompute costs {e.RecomputeOverhead * 100:0.#}% extra compute (FLOPs)");
+        if (timing is not null)
+        {
+            var time = timing.Of(shape, setup);
+            sb.AppendLine($"time on an {timing.Gpu.Name.ToUpperInvariant()} ({Timing.Name(time.Kernels)}; roofline): a micro-batch through the " +
+                          $"stage's layers {time.StepSeconds * 1e3:0.##} ms (a layer's forward {time.ForwardSeconds * 1e3:0.###} ms, backward " +
+                          $"{time.BackwardSeconds * 1e3:0.###} ms); recompute costs {time.RecomputeOverhead * 100:0.#}% extra time");
+        }
         if (recommend)
             sb.AppendLine(advice is { } r
                 ? $"recommended: {TrainingMemory.Name(r.Setup.Recompute)}" + (r.Setup.FullyRecomputedLayers > 0 ? $" + {r.Setup.FullyRecomputedLayers} fully recomputed layers per stage" : "") +
-                  $": {Bytes(r.Estimate.TotalBytes)}, {r.Estimate.RecomputeOverhead * 100:0.#}% extra compute"
+                  $": {Bytes(r.Estimate.TotalBytes)}, " + (timing is null
+                      ? $"{r.Estimate.RecomputeOverhead * 100:0.#}% extra compute"
+                      : $"{timing.Of(shape, r.Setup).RecomputeOverhead * 100:0.#}% extra time ({r.Estimate.RecomputeOverhead * 100:0.#}% extra FLOPs)")
                 : "recommended: nothing fits; even full recompute needs more. Add tensor or pipeline parallelism, ZeRO, or a smaller micro-batch.");
         return sb.ToString();
     }
@@ -160,7 +189,7 @@ internal static class MemoryCommand
     private static string Bytes(double bytes) => ByteSize.Format((long)Math.Round(bytes));
 
     private static string Json(string? preset, TransformerShape shape, TrainingSetup setup, MemoryEstimate e, long gpu, bool recommend,
-        (TrainingSetup Setup, MemoryEstimate Estimate)? advice) => PlanReport.Json(w =>
+        (TrainingSetup Setup, MemoryEstimate Estimate)? advice, Timing? timing) => PlanReport.Json(w =>
     {
         void Terms(string name, IEnumerable<MemoryTerm> terms)
         {
@@ -185,6 +214,18 @@ internal static class MemoryCommand
         w.WriteBoolean("fits", e.TotalBytes <= gpu);
         w.WriteNumber("marginBytes", gpu - e.TotalBytes);
         w.WriteNumber("recomputeOverhead", e.RecomputeOverhead);
+        if (timing is not null)
+        {
+            var time = timing.Of(shape, setup);
+            w.WriteStartObject("time");
+            w.WriteString("gpu", timing.Gpu.Name);
+            w.WriteString("attention", time.Kernels.ToString().ToLower(CultureInfo.InvariantCulture));
+            w.WriteNumber("stepSeconds", time.StepSeconds);
+            w.WriteNumber("layerForwardSeconds", time.ForwardSeconds);
+            w.WriteNumber("layerBackwardSeconds", time.BackwardSeconds);
+            w.WriteNumber("recomputeOverhead", time.RecomputeOverhead);
+            w.WriteEndObject();
+        }
         Terms("layerTerms", e.LayerTerms);
         Terms("activationTerms", e.Activations);
         Terms("modelStateTerms", e.ModelStates);
@@ -197,6 +238,8 @@ internal static class MemoryCommand
                 w.WriteNumber("fullyRecomputedLayers", r.Setup.FullyRecomputedLayers);
                 w.WriteNumber("totalBytes", r.Estimate.TotalBytes);
                 w.WriteNumber("recomputeOverhead", r.Estimate.RecomputeOverhead);
+                if (timing is not null)
+                    w.WriteNumber("timeOverhead", timing.Of(shape, r.Setup).RecomputeOverhead);
                 w.WriteEndObject();
             }
             else

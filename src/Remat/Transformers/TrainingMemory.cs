@@ -68,10 +68,12 @@ public static class TrainingMemory
     }
 
     /// <summary>
-    /// The recomputation that fits <paramref name="gpuBytes"/> for the least extra compute: every mode, with
-    /// 0 to L/p fully recomputed layers on top; null when nothing fits.
+    /// The recomputation that fits <paramref name="gpuBytes"/> for the least extra cost: every mode, with 0 to L/p fully
+    /// recomputed layers on top; null when nothing fits. The cost is <paramref name="cost"/> of a setup (the predicted
+    /// time's overhead, <see cref="StepTime"/>), by default the extra FLOPs.
     /// </summary>
-    public static (TrainingSetup Setup, MemoryEstimate Estimate)? Recommend(TransformerShape shape, TrainingSetup setup, double gpuBytes)
+    public static (TrainingSetup Setup, MemoryEstimate Estimate)? Recommend(TransformerShape shape, TrainingSetup setup, double gpuBytes,
+        Func<TrainingSetup, double>? cost = null)
     {
         int perStage = shape.Layers / Math.Max(1, setup.PipelineParallel);
         var options = new List<TrainingSetup> { setup with { Recompute = Recompute.Full, FullyRecomputedLayers = 0 } };
@@ -81,7 +83,7 @@ public static class TrainingMemory
         return options
             .Select(o => (Setup: o, Estimate: Estimate(shape, o)))
             .Where(o => o.Estimate.TotalBytes <= gpuBytes)
-            .OrderBy(o => o.Estimate.RecomputeOverhead)
+            .OrderBy(o => cost?.Invoke(o.Setup) ?? o.Estimate.RecomputeOverhead)
             .ThenBy(o => o.Estimate.TotalBytes)
             .Select(o => ((TrainingSetup, MemoryEstimate)?)o)
             .FirstOrDefault();
