@@ -208,7 +208,7 @@ internal static class VizApi
     /// <summary>The settings of <c>remat memory</c> the calculator sends, by name; flags take true or false.</summary>
     private static readonly string[] MemoryValues =
         ["preset", "layers", "hidden", "heads", "ffn", "vocab", "kv-heads", "seq", "micro-batch", "micro-batches", "tp", "pp", "interleave",
-         "dp", "zero", "recompute", "recompute-layers", "dropout", "activation-bytes", "gpu-memory"];
+         "dp", "zero", "recompute", "recompute-layers", "dropout", "activation-bytes", "gpu-memory", "gpu", "attention"];
 
     private static readonly string[] MemoryFlags = ["gated", "sp", "flash"];
 

@@ -296,9 +296,11 @@ const fields = [
   ['recompute', 'Recompute', 'select', ['none', 'selective', 'full']], ['recompute-layers', 'Full layers per stage'],
   ['activation-bytes', 'Activation dtype', 'select', [['2', 'bf16/fp16'], ['4', 'fp32']]], ['flash', 'Flash attention', 'check'],
   ['gpu-memory', 'GPU memory', 'text'],
+  ['gpu', 'GPU (for the time)', 'select', [['', 'none'], ['a100', 'A100'], ['h100', 'H100'], ['h200', 'H200']]],
+  ['attention', 'Attention kernels', 'select', [['unfused', 'unfused'], ['fused', 'fused softmax']]],
 ];
-const defaults = { preset: 'gpt-175b', 'gpu-memory': '80GiB', zero: '0', recompute: 'none', 'activation-bytes': '2' };
-const implied = ['zero', 'recompute', 'activation-bytes']; // left out of the link and the command at their default
+const defaults = { preset: 'gpt-175b', 'gpu-memory': '80GiB', zero: '0', recompute: 'none', 'activation-bytes': '2', gpu: 'h100', attention: 'unfused' };
+const implied = ['zero', 'recompute', 'activation-bytes', 'attention']; // left out of the link and the command at their default
 const calculator = { results: {} };
 
 async function buildCalculator() {
@@ -369,13 +371,19 @@ async function refreshCalculator(side) {
     const gib = b => fmtBytes(b);
     const fit = r.fits ? '<span class="fits">fits</span>, ' + gib(r.marginBytes) + ' to spare'
       : '<span class="over">does not fit</span>, ' + gib(-r.marginBytes) + ' over';
+    const pct = x => (100 * x).toFixed(1) + '%';
+    const cost = (flops, time) => time === undefined ? '+' + pct(flops) + ' compute' : '+' + pct(time) + ' time (+' + pct(flops) + ' FLOPs)';
     const rec = r.recommendation
       ? 'Cheapest setting that fits: <b>' + r.recommendation.recompute + ' recompute' +
         (r.recommendation.fullyRecomputedLayers ? ' + ' + r.recommendation.fullyRecomputedLayers + ' fully recomputed layer' + (r.recommendation.fullyRecomputedLayers > 1 ? 's' : '') + ' per stage' : '') +
-        '</b>, ' + gib(r.recommendation.totalBytes) + ', +' + (100 * r.recommendation.recomputeOverhead).toFixed(1) + '% compute.'
+        '</b>, ' + gib(r.recommendation.totalBytes) + ', ' + cost(r.recommendation.recomputeOverhead, r.recommendation.timeOverhead) + '.'
       : 'Nothing fits, even full recompute: add tensor or pipeline parallelism, ZeRO, or a smaller micro-batch.';
+    const time = r.time
+      ? ' Predicted on an ' + r.time.gpu.toUpperCase() + ' (' + (r.time.attention === 'flash' ? 'flash attention' : r.time.attention === 'fusedsoftmax' ? 'fused softmax' : 'unfused attention') +
+        ', roofline): ' + (1000 * r.time.stepSeconds).toFixed(1) + ' ms per micro-batch through the stage\'s layers.'
+      : '';
     verdict.innerHTML = '<b>' + side.toUpperCase() + ':</b> ' + gib(r.totalBytes) + ' per GPU of ' + gib(r.gpuBytes) + ': ' + fit +
-      '. This setting costs +' + (100 * r.recomputeOverhead).toFixed(1) + '% compute. ' + rec + '<code></code>';
+      '. This setting costs ' + cost(r.recomputeOverhead, r.time && r.time.recomputeOverhead) + '.' + time + ' ' + rec + '<code></code>';
     verdict.querySelector('code').textContent = command(q);
   } catch (e) {
     calculator.results[side] = null;
