@@ -42,7 +42,7 @@ internal static class TrainCommand
         var strategies = new StrategyOptions();
         var model = new Option<string>("--model")
         {
-            Description = "mlp (uniform), hourglass (widths vary 16-fold), gpt (GPT layers); graphs: unet (long skips) or resnet (residual blocks).",
+            Description = "mlp (uniform), hourglass (widths vary 16-fold), gpt (GPT layers), llama (Llama layers: rotary tables, grouped-query attention, SwiGLU); graphs: unet (long skips) or resnet (residual blocks).",
             DefaultValueFactory = _ => "mlp",
         };
         model.AcceptOnlyFromAmong([.. TrainModels.Names, .. TrainGraphs.Names]);
@@ -50,7 +50,7 @@ internal static class TrainCommand
         var width = Options.Count("--width", "Width of the stages, default 1024; unet and resnet: channels, default 16.", 1);
         var batch = Options.Count("--batch", "Batch size, default 512; unet and resnet: 32.", 1);
         var steps = Options.Count("--steps", "Training steps per strategy, default 10.", 1);
-        var sequence = Options.Count("--seq", "gpt: tokens per sample, default 128.", 1);
+        var sequence = Options.Count("--seq", "gpt and llama: tokens per sample, default 128.", 1);
         var seed = new Option<long>("--seed") { Description = "Seed of the weights and data.", DefaultValueFactory = _ => 0 };
         var which = new Option<string>("--strategy")
         {
@@ -353,8 +353,9 @@ internal static class TrainCommand
     private static void CheckSize(string model, long layers, long width, long sequence, long batch, int strategies, string device)
     {
         double widest = model == "hourglass" ? 4.0 * width : width;
-        double parameters = layers * widest * widest * (model == "gpt" ? 12 : model == "hourglass" ? 2 : 1);
-        double activations = model == "gpt"
+        bool transformer = model is "gpt" or "llama";
+        double parameters = layers * widest * widest * (transformer ? 12 : model == "hourglass" ? 2 : 1);
+        double activations = transformer
             ? (double)batch * sequence * layers * (66.0 * width + 9.0 * Math.Max(1, width / 64) * sequence)
             : batch * widest * layers * 16;
         double bytes = 8 * parameters * (strategies + 1) + activations; // every strategy has its own copy of the model

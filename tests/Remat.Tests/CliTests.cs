@@ -153,6 +153,26 @@ public class TrainCliTests
     }
 
     [Fact]
+    public void Train_a_llama_model_gives_every_strategy_the_same_loss_and_peaks_near_the_plan()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Cli.Cli.Run(["train", "--model", "llama", "--layers", "4", "--width", "128", "--seq", "64", "--batch", "8", "--steps", "2",
+            "--strategy", "plain,storeall,periodic,optimal", "--json"], output, error);
+        Assert.True(code == 0, error.ToString());
+        using var doc = JsonDocument.Parse(output.ToString());
+        var rows = doc.RootElement.EnumerateArray().ToArray();
+        var losses = rows.Select(r => r.GetProperty("finalLoss").GetDouble()).Distinct().ToArray();
+        Assert.True(losses.Length == 1, $"final losses differ across strategies: {string.Join(", ", losses)}");
+        foreach (var r in rows.Where(r => r.GetProperty("strategy").GetString() != "plain"))
+        {
+            long measured = r.GetProperty("measuredPeakBytes").GetInt64(), planned = r.GetProperty("plannedPeakBytes").GetInt64();
+            Assert.True(measured >= planned / 2 && measured <= planned * 3 / 2 + (4L << 20),
+                $"{r.GetProperty("strategy").GetString()}: measured {measured} bytes against a planned {planned}");
+        }
+    }
+
+    [Fact]
     public void Train_saves_the_profiled_chain_and_plan_reads_it_back()
     {
         string path = Path.Combine(Path.GetTempPath(), $"remat-profile-{Guid.NewGuid():N}.json");

@@ -195,7 +195,7 @@ public partial class FuzzTests(ITestOutputHelper output)
         {
             string[] args =
             [
-                "train", "--model", new[] { "mlp", "hourglass", "gpt", "cnn" }[rng.Next(4)], "--layers", sizes[rng.Next(sizes.Length)],
+                "train", "--model", new[] { "mlp", "hourglass", "gpt", "llama", "cnn" }[rng.Next(5)], "--layers", sizes[rng.Next(sizes.Length)],
                 "--width", sizes[rng.Next(sizes.Length)], "--batch", sizes[rng.Next(sizes.Length)], "--steps", "1", "--seq", "4",
                 "--strategy", new[] { "storeall", "periodic,optimal", "auto", "plain,bogus" }[rng.Next(4)], "--budget", Budgets[rng.Next(Budgets.Length)],
             ];

@@ -139,6 +139,22 @@ public class SideInputTests
         Assert.Equal(blocks.Length, module.LastPlan!.Chain.Length);
     }
 
+    [Fact]
+    public void Llama_blocks_with_grouped_query_attention_train_with_the_plain_gradients()
+    {
+        random.manual_seed(1);
+        var blocks = Enumerable.Range(0, 4).Select(_ => (nn.Module<Tensor, (Tensor, Tensor), Tensor>)new LlamaBlock(64, 4, 2, 176)).ToArray();
+        var x = randn(2, 16, 64, requires_grad: true);
+        var rotary = LlamaBlock.Rotary(16, 16);
+        Models.Loss(blocks.Aggregate(x, (h, b) => b.forward(h, rotary))).backward();
+        var plain = Gradients(blocks, x);
+        Zero(blocks, x);
+        var module = new CheckpointedSequential<(Tensor, Tensor)>(blocks, new PlanOptions { Strategy = "periodic", Segments = 2 });
+        Models.Loss(module.forward(x, rotary)).backward();
+        AssertBitwise(plain, Gradients(blocks, x), "Llama blocks");
+        Assert.Equal(2, module.LastPlan!.Trace.ForwardsPerStage[0]);
+    }
+
     /// <summary>A model that holds blocks of (hidden, mask) in a module list, as transformer implementations do.</summary>
     private sealed class MaskedModel : nn.Module<Tensor, Tensor, Tensor>
     {
