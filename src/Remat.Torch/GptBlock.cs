@@ -10,7 +10,9 @@ namespace Remat.Torch;
 /// Korthikanti et al. 2022 can run: <see cref="Recompute.None"/> keeps every activation;
 /// <see cref="Recompute.Selective"/> runs the core attention (scores, softmax, dropout, weighted values) under the
 /// function checkpoint, so its s^2 tensors are recomputed in the backward; <see cref="Recompute.Full"/>
-/// checkpoints the whole layer. Input and output are [batch, sequence, hidden].
+/// checkpoints the whole layer. Under <see cref="Recompute.None"/> the core is declared a part to recompute
+/// (<see cref="PartialRecompute"/>), so a plan may still choose selective recompute for this layer alone. Input and
+/// output are [batch, sequence, hidden].
 /// </summary>
 public sealed class GptBlock : nn.Module<Tensor, Tensor>
 {
@@ -52,9 +54,13 @@ public sealed class GptBlock : nn.Module<Tensor, Tensor>
         using var fused = qkv.forward(normed);
         using var parts = fused.view(b, s, 3, _heads, d).permute(2, 0, 3, 1, 4); // [3, b, a, s, d]
         using Tensor q = parts[0], k = parts[1], v = parts[2];
-        using var context = _recompute == Recompute.Selective
-            ? Checkpoint.Run(t => [CoreAttention(t[0], t[1], t[2])], [q, k, v])[0]
-            : CoreAttention(q, k, v);
+        using var context = _recompute switch
+        {
+            Recompute.Selective => Checkpoint.Run(t => [CoreAttention(t[0], t[1], t[2])], [q, k, v])[0],
+            // Declared, so that a plan may record this layer partially: the core recomputed in the layer's backward.
+            Recompute.None => PartialRecompute.Run(t => [CoreAttention(t[0], t[1], t[2])], [q, k, v])[0],
+            _ => CoreAttention(q, k, v),
+        };
         using var heads = context.transpose(1, 2);
         using var merged = heads.reshape(b, s, h);
         using var projected = proj.forward(merged);

@@ -9,7 +9,8 @@ namespace Remat.Torch;
 /// attention (fewer key/value heads than query heads), RMSNorm, and a SwiGLU MLP, each with its residual, no biases.
 /// It takes the rotary tables as a side input, <c>forward(x, (cos, sin))</c>, so it is a block for
 /// <see cref="CheckpointedSequential{TSide}"/>; <see cref="Rotary"/> makes the tables. Input and output are
-/// [batch, sequence, hidden]; attention is causal.
+/// [batch, sequence, hidden]; attention is causal, and its core is declared a part to recompute
+/// (<see cref="PartialRecompute"/>).
 /// </summary>
 public sealed class LlamaBlock : nn.Module<Tensor, (Tensor Cos, Tensor Sin), Tensor>
 {
@@ -67,13 +68,22 @@ public sealed class LlamaBlock : nn.Module<Tensor, (Tensor Cos, Tensor Sin), Ten
             k = k.repeat_interleave(_heads / _kvHeads, 1);
             v = v.repeat_interleave(_heads / _kvHeads, 1);
         }
-        var mask = ones(s, s, dtype: ScalarType.Bool, device: x.device).triu(1);
-        var scores = matmul(q, k.transpose(2, 3)).div(Math.Sqrt(d)).masked_fill(mask, float.NegativeInfinity);
-        var context = matmul(softmax(scores, -1), v).transpose(1, 2).reshape(b, s, h);
+        // The attention core is declared a part to recompute: a plan may record this layer without its s^2 tensors.
+        var context = PartialRecompute.Run(t => [Core(t[0], t[1], t[2])], [q, k, v])[0].transpose(1, 2).reshape(b, s, h);
         var attended = x + wo.forward(context);
         var normed2 = mlpNorm.forward(attended);
         var mlp = down.forward(nn.functional.silu(gate.forward(normed2)) * up.forward(normed2));
         return (attended + mlp).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Causal attention of [batch, heads, sequence, d] queries, keys and values: softmax(QK^T / sqrt(d)) V.</summary>
+    private static Tensor Core(Tensor q, Tensor k, Tensor v)
+    {
+        long s = q.shape[2];
+        using var scope = NewDisposeScope();
+        var mask = ones(s, s, dtype: ScalarType.Bool, device: q.device).triu(1);
+        var scores = matmul(q, k.transpose(2, 3)).div(Math.Sqrt(q.shape[3])).masked_fill(mask, float.NegativeInfinity);
+        return matmul(softmax(scores, -1), v).MoveToOuterDisposeScope();
     }
 
     /// <summary>Rotary position embedding of [batch, heads, sequence, d]: x cos + rotate_half(x) sin.</summary>

@@ -18,7 +18,9 @@ namespace Remat.Torch;
 /// <item>backwardTempBytes: the peak during the backward above the memory before it (so the input gradient is included).</item>
 /// </list>
 /// The sweep also refuses a stage that changes its input in place, and one whose convolutions libtorch gets wrong on this
-/// machine (<see cref="ConvolutionCheck"/>). A stage timed or measured alone runs on data its previous run left in the
+/// machine (<see cref="ConvolutionCheck"/>), and finds the stages that declare a part to recompute
+/// (<see cref="PartialRecompute"/>): for those, as many steps again record them partially, and their partial records
+/// (<see cref="Stage.Partial"/>) are read off those steps. A stage timed or measured alone runs on data its previous run left in the
 /// caches and next to allocations a step does not make; inside a step it does not (docs/benchmarks.md). Memory comes
 /// from <see cref="DeviceMemory"/>, the sample input's device's: where it cannot be measured, profiling is refused with
 /// the cause and the fix, never guessed. Times end when the device has finished the operation's work. The
@@ -69,6 +71,7 @@ public static class Profiler
         var input = sampleInput.detach();
         long inputBytes = Bytes(input);
         var outputs = new long[L + 1];
+        var declaring = new List<int>(); // the stages that declare a part to recompute (PartialRecompute)
         using (var sweep = NewDisposeScope())
         using (no_grad())
         {
@@ -79,7 +82,10 @@ public static class Profiler
                 var stage = stages[k - 1];
                 string what = $"stage {k} ({stage.GetName()})";
                 Tensor Forward(Tensor[] xs) => stage.forward(xs[0]);
+                int declared = PartialRecompute.Declared;
                 var y = RefusingInPlace(what, [x], Forward);
+                if (PartialRecompute.Declared > declared)
+                    declaring.Add(k);
                 ConvolutionCheck.Verify(what, [stage], Forward, [x], [needsGradient && x.is_floating_point()]);
                 needsGradient |= stage.parameters().Any(p => p.requires_grad);
                 outputs[k] = Bytes(y);
@@ -93,7 +99,15 @@ public static class Profiler
         var schedule = new Periodic().Plan(sized);
         var executor = new ScheduleExecutor(stages);
         var samples = Collect(L, inputBytes, repeats, schedule, () => executor.Measure(schedule, input, y => y.sum()).Trace);
-        return new Chain(inputBytes, Enumerable.Range(1, L).Select(k => samples.Stage(k, stages[k - 1].GetName() + k, outputs[k])), name);
+        // The partial records of the stages that declare a part: the same steps with those stages recorded partially.
+        var partialSchedule = new Schedule(schedule.Strategy, schedule.Ops, declaring);
+        var partial = declaring.Count == 0 ? null
+            : Collect(L, inputBytes, repeats, partialSchedule, () => executor.Measure(partialSchedule, input, y => y.sum()).Trace);
+        return new Chain(inputBytes, Enumerable.Range(1, L).Select(k =>
+        {
+            var stage = samples.Stage(k, stages[k - 1].GetName() + k, outputs[k]);
+            return partial is not null && declaring.Contains(k) ? stage with { Partial = partial.PartialOf(k, stage) } : stage;
+        }), name);
     }
 
     /// <summary>
@@ -230,6 +244,15 @@ public static class Profiler
             outputBytes,
             Math.Max(outputBytes, (long)Median(_saved[k])),
             Math.Max(0, (long)Median(_forwardTemp[k])),
+            Math.Max(0, (long)Median(_backwardTemp[k])));
+
+        /// <summary>
+        /// Stage k's partial record, read off steps that recorded it partially: what the record kept (between the
+        /// output and the full record, which rounding could cross), its backward and that backward's temporaries.
+        /// </summary>
+        public PartialRecord PartialOf(int k, Stage full) => new(
+            Math.Clamp((long)Median(_saved[k]), full.OutputBytes, full.SavedBytes),
+            Median(_backward[k]),
             Math.Max(0, (long)Median(_backwardTemp[k])));
 
         private static List<double>[] New(int stages) => [.. Enumerable.Range(0, stages + 1).Select(_ => new List<double>())];

@@ -115,6 +115,7 @@ internal sealed class ScheduleRun : IDisposable
                 var x = Available(k - 1, index, op).detach().requires_grad_(k > 1 || _input.requires_grad).DetachFromDisposeScope();
                 using (var scope = NewDisposeScope())
                 using (enable_grad())
+                using (_schedule.PartialRecords.Contains(k) ? PartialRecompute.Enter() : null) // the declared part left out of the record
                     _records[k] = (x, RunStage(k, x).DetachFromDisposeScope());
                 return gradient;
             }

@@ -59,6 +59,23 @@ public sealed class Chain
     /// <summary>a_k, the size of x_k (and of d_k); k = 0 is the input.</summary>
     public long OutputBytes(int k) => k == 0 ? InputBytes : _stages[k - 1].OutputBytes;
 
+    /// <summary>Whether any stage has a partial record to choose.</summary>
+    public bool HasPartialRecords => _stages.Any(s => s.Partial is not null);
+
+    /// <summary>
+    /// The chain as it runs when the stages <paramref name="partial"/> are recorded partially: each of them with its
+    /// partial record's size, backward time and temporaries (docs/model.md, "Partial records").
+    /// </summary>
+    public Chain WithPartialRecords(IReadOnlyCollection<int> partial)
+    {
+        ArgumentNullException.ThrowIfNull(partial);
+        if (partial.Count == 0)
+            return this;
+        foreach (int k in partial.Where(k => k < 1 || k > Length))
+            throw new ChainException($"stage {k} is not a stage of this chain of {Length}.");
+        return new Chain(InputBytes, _stages.Select((s, i) => partial.Contains(i + 1) ? s.WithPartialRecord() : s), Name);
+    }
+
     /// <summary>The store-all time sum(f) + sum(b): the baseline of every overhead.</summary>
     public double BaselineTime => _stages.Sum(s => s.ForwardTime + s.BackwardTime);
 
@@ -106,6 +123,16 @@ public sealed class Chain
             throw new ChainException(
                 $"{where}: savedBytes ({s.SavedBytes}) is less than outputBytes ({s.OutputBytes}); " +
                 "what a stage saves for its backward includes its output, so savedBytes must be at least outputBytes.");
+        if (s.Partial is { } p)
+        {
+            CheckTime(where, "partial.backwardTime", p.BackwardTime);
+            CheckSize(where, "partial.savedBytes", p.SavedBytes);
+            CheckSize(where, "partial.backwardTempBytes", p.BackwardTempBytes);
+            if (p.SavedBytes < s.OutputBytes || p.SavedBytes > s.SavedBytes)
+                throw new ChainException(
+                    $"{where}: partial.savedBytes ({p.SavedBytes}) must lie between outputBytes ({s.OutputBytes}) and savedBytes ({s.SavedBytes}): " +
+                    "a partial record keeps the output and less than the full record.");
+        }
     }
 
     private static void CheckTime(string where, string field, double value)

@@ -12,7 +12,9 @@ public static class ChainJson
     private static readonly string[] TopFields = ["name", "input", "stages"];
     private static readonly string[] InputFields = ["bytes"];
     private static readonly string[] StageFields =
-        ["name", "inputs", "forwardTime", "backwardTime", "outputBytes", "savedBytes", "forwardTempBytes", "backwardTempBytes"];
+        ["name", "inputs", "forwardTime", "backwardTime", "outputBytes", "savedBytes", "forwardTempBytes", "backwardTempBytes", "partial"];
+
+    private static readonly string[] PartialFields = ["savedBytes", "backwardTime", "backwardTempBytes"];
 
     /// <summary>Loads a chain file; a missing file, a bad chain or a file whose stages branch throws <see cref="ChainException"/>.</summary>
     public static Chain Load(string path) => Parse(Read(path), path);
@@ -77,7 +79,8 @@ public static class ChainJson
                     RequiredBytes(st, "outputBytes", source, where),
                     RequiredBytes(st, "savedBytes", source, where),
                     OptionalBytes(st, "forwardTempBytes", source, where),
-                    OptionalBytes(st, "backwardTempBytes", source, where)));
+                    OptionalBytes(st, "backwardTempBytes", source, where),
+                    Partial(st, source, where)));
             }
             try
             {
@@ -88,6 +91,18 @@ public static class ChainJson
                 throw new ChainException($"{source}: {e.Message}");
             }
         }
+    }
+
+    /// <summary>A stage's optional partial record: <c>{"savedBytes", "backwardTime", "backwardTempBytes"}</c>.</summary>
+    private static PartialRecord? Partial(JsonElement stage, string source, string where)
+    {
+        if (!stage.TryGetProperty("partial", out var p) || p.ValueKind == JsonValueKind.Null)
+            return null;
+        where += ": partial";
+        Expect(p, JsonValueKind.Object, source, where);
+        CheckFields(p, PartialFields, source, where);
+        return new PartialRecord(RequiredBytes(p, "savedBytes", source, where), RequiredTime(p, "backwardTime", source, where),
+            OptionalBytes(p, "backwardTempBytes", source, where));
     }
 
     private static string Read(string path)
@@ -154,6 +169,14 @@ public static class ChainJson
                 w.WriteNumber("savedBytes", s.SavedBytes);
                 w.WriteNumber("forwardTempBytes", s.ForwardTempBytes);
                 w.WriteNumber("backwardTempBytes", s.BackwardTempBytes);
+                if (s.Partial is { } partial)
+                {
+                    w.WriteStartObject("partial");
+                    w.WriteNumber("savedBytes", partial.SavedBytes);
+                    w.WriteNumber("backwardTime", partial.BackwardTime);
+                    w.WriteNumber("backwardTempBytes", partial.BackwardTempBytes);
+                    w.WriteEndObject();
+                }
                 w.WriteEndObject();
             }
             w.WriteEndArray();

@@ -8,18 +8,26 @@ public sealed class Schedule
 {
     private readonly Op[] _ops;
 
-    /// <summary>Wraps a list of operations; validity is checked by <see cref="Simulator"/>.</summary>
-    public Schedule(string strategy, IEnumerable<Op> ops)
-        : this(strategy, ops.ToArray())
+    /// <summary>
+    /// Wraps a list of operations, with the stages whose records are partial (<paramref name="partialRecords"/>:
+    /// their <c>Fe</c> leaves the declared part out, and their <c>B</c> recomputes it; docs/model.md); validity is
+    /// checked by <see cref="Simulator"/>.
+    /// </summary>
+    public Schedule(string strategy, IEnumerable<Op> ops, IEnumerable<int>? partialRecords = null)
+        : this(strategy, ops.ToArray(), partialRecords)
     {
     }
 
     /// <summary>Takes <paramref name="ops"/> as it is: the caller hands it over and keeps no reference.</summary>
-    internal Schedule(string strategy, Op[] ops)
+    internal Schedule(string strategy, Op[] ops, IEnumerable<int>? partialRecords = null)
     {
         Strategy = strategy;
         _ops = ops;
+        PartialRecords = partialRecords is null ? [] : new SortedSet<int>(partialRecords);
     }
+
+    /// <summary>The stages recorded partially, in order (none by default).</summary>
+    public IReadOnlySet<int> PartialRecords { get; }
 
     /// <summary>The name of the planner that made it (for reports).</summary>
     public string Strategy { get; }
@@ -31,5 +39,6 @@ public sealed class Schedule
     public long ForwardCount => _ops.LongCount(o => o.IsForward);
 
     /// <inheritdoc />
-    public override string ToString() => string.Join(" ", _ops);
+    public override string ToString() =>
+        string.Join(" ", _ops) + (PartialRecords.Count > 0 ? $" (partial records: {string.Join(", ", PartialRecords)})" : "");
 }

@@ -17,8 +17,12 @@ public static class Simulator
     /// A chain is the graph whose stage k reads x_{k-1}, and the graph simulator's rules are the chain's on it
     /// (docs/model.md), so the chain's graph is replayed.
     /// </summary>
-    internal static Trace Run(Chain chain, Schedule schedule, bool complete) =>
-        GraphSimulator.Run(AsGraph.GetValue(chain, Graph.FromChain), schedule, complete);
+    internal static Trace Run(Chain chain, Schedule schedule, bool complete)
+    {
+        // Stages recorded partially run as the chain's stages with their partial records in place (docs/model.md).
+        var runs = schedule.PartialRecords.Count == 0 ? chain : chain.WithPartialRecords(schedule.PartialRecords);
+        return GraphSimulator.Run(AsGraph.GetValue(runs, Graph.FromChain), schedule, complete);
+    }
 
     // Chains are immutable: each one's graph is built once, as planners replay many schedules on one chain.
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Chain, Graph> AsGraph = [];

@@ -11,6 +11,7 @@ namespace Remat;
 /// <param name="SavedBytes">abar_k: everything the stage keeps for its backward when recorded, its output included.</param>
 /// <param name="ForwardTempBytes">ftmp_k: transient memory while the forward runs.</param>
 /// <param name="BackwardTempBytes">btmp_k: transient memory while the backward runs.</param>
+/// <param name="Partial">The stage's partial record, where it declares a part to recompute in its backward; null where it has none.</param>
 public sealed record Stage(
     string Name,
     double ForwardTime,
@@ -18,4 +19,11 @@ public sealed record Stage(
     long OutputBytes,
     long SavedBytes,
     long ForwardTempBytes = 0,
-    long BackwardTempBytes = 0);
+    long BackwardTempBytes = 0,
+    PartialRecord? Partial = null)
+{
+    /// <summary>The stage as it runs from its partial record: the record's size, backward time and temporaries replaced.</summary>
+    public Stage WithPartialRecord() => Partial is { } p
+        ? this with { SavedBytes = p.SavedBytes, BackwardTime = p.BackwardTime, BackwardTempBytes = p.BackwardTempBytes, Partial = null }
+        : throw new ChainException($"stage '{Name}' has no partial record: it declares no part to recompute in its backward.");
+}

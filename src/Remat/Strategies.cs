@@ -18,7 +18,9 @@ public static class Strategies
             (chain, o, budget) => new Revolve(o.Snapshots ?? MostSnapshotsThatFit(chain, budget))),
         new("chen", "Chen et al.'s sqrt(n) greedy segmentation, searched for the fastest plan within the budget", true,
             (_, _, budget) => new ChenGreedy(budget)),
-        new("optimal", "the fastest schedule of the chain model within the budget", true,
+        new("selective", "Megatron's selective recompute (every stage's partial record) and the fewest fully recomputed stages that fit", false,
+            (_, _, budget) => new SelectiveRecompute(budget)),
+        new("optimal", "the fastest schedule of the chain model within the budget, with each stage's choice of record", true,
             (chain, o, budget) => new Optimal(budget ?? throw NeedsBudget(chain), o.Slots ?? Rotor.DefaultSlots)),
     ];
 

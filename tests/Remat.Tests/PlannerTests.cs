@@ -28,14 +28,14 @@ public class PlannerTests
             Assert.Equal(strategy.Name, plan.Strategy);
             Assert.True(plan.PeakBytes <= StoreAllPeak, $"{strategy.Name} peaks over store-all's peak");
         }
-        Assert.Equal(["storeall", "periodic", "revolve", "chen", "optimal"], Strategies.Names);
+        Assert.Equal(["storeall", "periodic", "revolve", "chen", "selective", "optimal"], Strategies.Names);
     }
 
     [Fact]
     public void Bad_options_are_refused_with_a_message_that_names_the_fix()
     {
         var unknown = Assert.Throws<RematException>(() => Planner.Plan(Chain, new PlanOptions { Strategy = "fastest" }));
-        Assert.Contains("storeall, periodic, revolve, chen, optimal", unknown.Message);
+        Assert.Contains("storeall, periodic, revolve, chen, selective, optimal", unknown.Message);
         var both = Assert.Throws<RematException>(() => Planner.Plan(Chain, new PlanOptions { BudgetBytes = 1 << 30, BudgetFraction = 0.5 }));
         Assert.Contains("not both", both.Message);
         Assert.Throws<RematException>(() => Planner.Plan(Chain, new PlanOptions { BudgetFraction = 1.5 }));

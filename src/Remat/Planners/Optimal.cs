@@ -35,16 +35,26 @@ public sealed class Optimal : IPlanner
     /// <inheritdoc />
     public string Name => "optimal";
 
-    /// <summary>The smallest budget this planner meets for <paramref name="chain"/>.</summary>
+    /// <summary>The smallest budget this planner meets for <paramref name="chain"/> (with partial records where it has them).</summary>
     public static long MinimumBudget(Chain chain) =>
+        chain.HasPartialRecords ? PartialRecordChoice.MinimumBudget(chain, FullRecordsMinimum) : FullRecordsMinimum(chain);
+
+    private static long FullRecordsMinimum(Chain chain) =>
         chain.Length <= ExactUpTo ? ExhaustiveSearch.MinimumPeak(chain) : LeastPeak(chain);
 
     /// <summary>The least peak of the program Optimal runs on a chain beyond <see cref="ExactUpTo"/> stages.</summary>
     private static long LeastPeak(Chain chain) =>
         ExactSearch.Fits(chain.Length) ? ExactSearch.LeastPeakOf(chain).PeakBytes : ExactMinimumPeak.For(chain).PeakBytes;
 
-    /// <inheritdoc />
-    public Schedule Plan(Chain chain)
+    /// <summary>
+    /// The fastest schedule within the budget; where stages have partial records, with the choice of record for each
+    /// stage (<see cref="PartialRecordChoice"/>).
+    /// </summary>
+    public Schedule Plan(Chain chain) =>
+        chain.HasPartialRecords ? PartialRecordChoice.Plan(chain, _budget, FullRecords, Name) : FullRecords(chain);
+
+    /// <summary>The fastest schedule within the budget with every stage's full record.</summary>
+    private Schedule FullRecords(Chain chain)
     {
         if (chain.Length <= _exactUpTo)
             return new ExhaustiveSearch(_budget).Plan(chain, Name); // exact in bytes: nothing beats it

@@ -1,0 +1,60 @@
+using Remat.Transformers;
+using static TorchSharp.torch;
+
+namespace Remat.Torch.Tests;
+
+/// <summary>
+/// Blocks that declare a part to recompute (<see cref="PartialRecompute"/>): the profiler measures their partial
+/// records, and a plan that records them partially trains with the plain gradients.
+/// </summary>
+public class PartialRecordTests
+{
+    private static nn.Module<Tensor, Tensor>[] Blocks()
+    {
+        random.manual_seed(5);
+        return [.. Enumerable.Range(0, 4).Select(_ => (nn.Module<Tensor, Tensor>)new GptBlock(32, 4, 0.2, Recompute.None))];
+    }
+
+    [Fact]
+    public void The_profiler_measures_the_partial_record_of_a_block_that_declares_its_attention_core()
+    {
+        var blocks = Blocks();
+        var chain = Profiler.Profile(blocks, randn(4, 64, 32));
+        foreach (var stage in chain.Stages)
+        {
+            var partial = Assert.IsType<PartialRecord>(stage.Partial);
+            // The core's s^2 tensors (softmax output, dropout mask and output: 4 x 4 heads x 64^2 x 9 bytes) stay out.
+            Assert.True(stage.SavedBytes - partial.SavedBytes >= 4 * 4 * 64 * 64 * 8,
+                $"{stage.Name}: the partial record keeps {partial.SavedBytes} bytes of the full record's {stage.SavedBytes}");
+        }
+        Assert.Null(Profiler.Profile([nn.Linear(8, 8)], randn(2, 8)).Stages[0].Partial);
+    }
+
+    [Theory]
+    [InlineData("selective")]
+    [InlineData("optimal")]
+    public void A_plan_that_records_blocks_partially_gives_the_plain_gradients_with_dropout(string strategy)
+    {
+        var blocks = Blocks();
+        var x = randn(4, 64, 32, requires_grad: true);
+        random.manual_seed(9);
+        Models.Loss(blocks.Aggregate(x, (h, b) => b.forward(h))).backward();
+        var plain = Models.Gradients(blocks).Append(x.grad!.clone()).ToArray();
+        Models.ZeroGrad(blocks);
+        x.grad!.zero_();
+
+        var module = new CheckpointedSequential(blocks, new PlanOptions { Strategy = "selective" });
+        if (strategy == "optimal") // between selective's peak and store-all's: the plan picks each block's record
+        {
+            var chain = module.ChainFor(x);
+            long selective = Planner.Plan(chain, new PlanOptions { Strategy = "selective" }).PeakBytes;
+            long storeAll = Simulator.Run(chain, new Planners.StoreAll().Plan(chain)).PeakBytes;
+            module.Options = new PlanOptions { BudgetBytes = (selective + storeAll) / 2 };
+        }
+        random.manual_seed(9);
+        Models.Loss(module.forward(x)).backward();
+        Models.AssertBitwise(plain, [.. Models.Gradients(blocks), x.grad!], i => $"{strategy}: gradient {i} differs from the plain step");
+        if (strategy == "selective")
+            Assert.Equal([1, 2, 3, 4], module.LastPlan!.Schedule.PartialRecords);
+    }
+}
