@@ -22,6 +22,8 @@ internal static class PlanReport
         Line("time", $"{Num(trace.Time)} (store-all {Num(baseline)}, overhead {Overhead(trace.Time, baseline)})");
         Line("forwards", $"{trace.ForwardCount} ({stages} first runs + {trace.ForwardCount - stages} recomputations)");
         Line("recomputed", Recomputed(stages, trace));
+        if (trace.Schedule.PartialRecords.Count > 0)
+            Line("partial", $"stages {string.Join(", ", trace.Schedule.PartialRecords)} recorded without their declared part");
         if (ops)
             Line("ops", trace.Schedule.ToString());
         return sb.ToString();
@@ -69,6 +71,10 @@ internal static class PlanReport
         w.WriteStartArray("recomputes");
         for (int k = 1; k <= stages; k++)
             w.WriteNumberValue(trace.Recomputes(k));
+        w.WriteEndArray();
+        w.WriteStartArray("partialRecords");
+        foreach (int k in trace.Schedule.PartialRecords)
+            w.WriteNumberValue(k);
         w.WriteEndArray();
         w.WriteStartArray("ops");
         foreach (var op in trace.Schedule.Ops)

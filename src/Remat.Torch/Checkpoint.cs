@@ -12,8 +12,9 @@ namespace Remat.Torch;
 public static class Checkpoint
 {
     /// <summary>
-    /// Raised when a checkpoint's backward fails (the message names the cause). Without a handler the message goes
-    /// to standard error.
+    /// Raised when a checkpoint's backward fails (the message names the cause). Without a handler the message goes to
+    /// <see cref="System.Diagnostics.Trace"/> as a warning, which the application routes with its trace listeners; the
+    /// library writes nothing to the console. <see cref="Backward"/> throws the same cause.
     /// </summary>
     public static event Action<string>? Warning;
 
@@ -103,7 +104,7 @@ public static class Checkpoint
         if (Warning is { } handler)
             handler(message);
         else
-            Console.Error.WriteLine($"Remat: {message}");
+            System.Diagnostics.Trace.TraceWarning($"Remat: {message}");
     }
 
     /// <summary>
