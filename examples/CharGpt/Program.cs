@@ -1,4 +1,3 @@
-using System.Reflection;
 using Remat;
 using Remat.Transformers;
 using Remat.Torch;
@@ -12,11 +11,7 @@ MemoryMeter.Initialize();
 int steps = args.Length > 0 ? int.Parse(args[0]) : 200;
 const int Layers = 6, Hidden = 64, Heads = 4, Context = 32, Batch = 16;
 
-string text = string.Concat(new[] { "model.md", "planners.md" }.Select(name =>
-    new StreamReader(Assembly.GetExecutingAssembly().GetManifestResourceStream(name)!).ReadToEnd()));
-char[] vocabulary = [.. text.Distinct().Order()];
-var index = vocabulary.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => (long)p.i);
-long[] tokens = [.. text.Select(c => index[c])];
+var (text, vocabulary, tokens) = CharTraining.Corpus();
 Console.WriteLine($"{text.Length} characters of docs, {vocabulary.Length} distinct; {Layers} blocks of width {Hidden}, context {Context}, batch {Batch}");
 
 CharGpt Build(bool checkpointed)
@@ -43,9 +38,9 @@ for (int step = 1; step <= steps; step++)
     // Steps 2 to 4 are measured (the first also allocates the optimizer's state and profiles the blocks).
     bool measure = step is >= 2 and <= 4;
     random.manual_seed(1000 + step);
-    long p = Measured(measure, () => plainLoss = Step(plain, plainOptimizer, x, y));
+    long p = CharTraining.Measured(measure, () => plainLoss = CharTraining.Step(plain, plainOptimizer, x, y));
     random.manual_seed(1000 + step);
-    long r = Measured(measure, () => rematLoss = Step(remat, rematOptimizer, x, y));
+    long r = CharTraining.Measured(measure, () => rematLoss = CharTraining.Step(remat, rematOptimizer, x, y));
     plainPeak = Math.Max(plainPeak, p);
     rematPeak = Math.Max(rematPeak, r);
     if (step == 1 || step % 50 == 0 || step == steps)
@@ -56,23 +51,7 @@ Console.WriteLine($"measured peak of a step: plain {ByteSize.Format(plainPeak)},
 Console.WriteLine($"Remat's plan for the blocks: {plan.Strategy}, planned peak {ByteSize.Format(plan.PeakBytes)} of a budget of " +
                   $"{ByteSize.Format(plan.BudgetBytes!.Value)}, {plan.Schedule.ForwardCount - Layers} recomputed block forwards per step");
 
-static long Measured(bool measure, Action step)
-{
-    if (measure)
-        return MemoryMeter.PeakAbove(step);
-    step();
-    return 0;
-}
 
-static float Step(CharGpt model, optim.Optimizer optimizer, Tensor x, Tensor y)
-{
-    optimizer.zero_grad();
-    var logits = model.forward(x);
-    var loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), y.reshape(-1));
-    loss.backward();
-    optimizer.step();
-    return loss.item<float>();
-}
 
 /// <summary>Token and position embeddings, GPT blocks, a final layer norm and the output layer.</summary>
 internal sealed class CharGpt : nn.Module<Tensor, Tensor>

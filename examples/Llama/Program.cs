@@ -1,4 +1,3 @@
-using System.Reflection;
 using Remat;
 using Remat.Torch;
 using TorchSharp;
@@ -14,11 +13,7 @@ int steps = args.Length > 0 ? int.Parse(args[0]) : 100;
 var dtype = args.Length > 1 && args[1] == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
 const int Layers = 6, Hidden = 64, Heads = 4, KvHeads = 2, Ffn = 176, Context = 32, Batch = 16;
 
-string text = string.Concat(new[] { "model.md", "planners.md" }.Select(name =>
-    new StreamReader(Assembly.GetExecutingAssembly().GetManifestResourceStream(name)!).ReadToEnd()));
-char[] vocabulary = [.. text.Distinct().Order()];
-var index = vocabulary.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => (long)p.i);
-long[] tokens = [.. text.Select(c => index[c])];
+var (text, vocabulary, tokens) = CharTraining.Corpus();
 Console.WriteLine($"{text.Length} characters of docs, {vocabulary.Length} distinct; {Layers} Llama blocks of width {Hidden} " +
                   $"({Heads} heads, {KvHeads} key/value heads), context {Context}, batch {Batch}, {dtype}");
 
@@ -47,8 +42,8 @@ for (int step = 1; step <= steps; step++)
     // Steps 2 to 4 are measured (the first also allocates the optimizer's state and profiles the blocks).
     bool measure = step is >= 2 and <= 4;
     float plainLoss = 0, rematLoss = 0;
-    long p = Measured(measure, () => plainLoss = Step(plain, plainOptimizer, x, y));
-    long r = Measured(measure, () => rematLoss = Step(remat, rematOptimizer, x, y));
+    long p = CharTraining.Measured(measure, () => plainLoss = CharTraining.Step(plain, plainOptimizer, x, y));
+    long r = CharTraining.Measured(measure, () => rematLoss = CharTraining.Step(remat, rematOptimizer, x, y));
     plainPeak = Math.Max(plainPeak, p);
     rematPeak = Math.Max(rematPeak, r);
     equal += plainLoss == rematLoss ? 1 : 0;
@@ -62,23 +57,7 @@ Console.WriteLine($"Remat's plan for the blocks: {plan.Strategy}, planned peak {
                   $"{ByteSize.Format(plan.BudgetBytes!.Value)}, {plan.Schedule.ForwardCount - Layers} recomputed block forwards per step");
 return equal == steps || dtype != ScalarType.Float32 ? 0 : 1;
 
-static long Measured(bool measure, Action step)
-{
-    if (measure)
-        return MemoryMeter.PeakAbove(step);
-    step();
-    return 0;
-}
 
-static float Step(CharLlama model, optim.Optimizer optimizer, Tensor x, Tensor y)
-{
-    optimizer.zero_grad();
-    var logits = model.forward(x);
-    var loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]).to(ScalarType.Float32), y.reshape(-1));
-    loss.backward();
-    optimizer.step();
-    return loss.item<float>();
-}
 
 /// <summary>A token embedding, Llama blocks (which take the rotary tables beside the hidden states), a final norm and the output layer.</summary>
 internal sealed class CharLlama : nn.Module<Tensor, Tensor>

@@ -66,7 +66,13 @@ public static class Checkpoint
     /// <see cref="Run(Func{Tensor[], Tensor[]}, Tensor[], bool)"/>, with the running statistics of the normalisation
     /// layers of <paramref name="modules"/> (enumerated at each recomputation) updated by the first run only.
     /// </summary>
-    internal static Tensor[] Run(Func<Tensor[], Tensor[]> function, Tensor[] inputs, bool preserveRngState, IEnumerable<nn.Module> modules)
+    /// <remarks>
+    /// With <paramref name="differentiable"/> the first run does not record: every output is taken to need a gradient,
+    /// for a caller that knows it (a block's declared part, whose outputs feed the rest of the block:
+    /// <see cref="PartialRecompute"/>), and the first run's peak is the function's unrecorded one.
+    /// </remarks>
+    internal static Tensor[] Run(Func<Tensor[], Tensor[]> function, Tensor[] inputs, bool preserveRngState, IEnumerable<nn.Module> modules,
+        bool differentiable = false)
     {
         ArgumentNullException.ThrowIfNull(function);
         ArgumentNullException.ThrowIfNull(inputs);
@@ -79,7 +85,7 @@ public static class Checkpoint
         var tensors = Slots.Of(inputs);
         var device = tensors.Tensors.FirstOrDefault()?.device ?? CPU;
         var sentinel = new Sentinel(device);
-        var state = new State(function, tensors, preserveRngState ? RandomStates.For(1, device) : null, modules, sentinel);
+        var state = new State(function, tensors, preserveRngState ? RandomStates.For(1, device) : null, modules, sentinel, differentiable);
         object[] vars = [state, .. tensors.Tensors, sentinel.Input];
         var outputs = RecomputeFunction.apply(vars);
         return state.Outputs!.Spread([.. outputs]);
@@ -112,7 +118,8 @@ public static class Checkpoint
     /// the outputs have their tensors, the random state, the modules whose running statistics a recomputation freezes, and
     /// the sentinel.
     /// </summary>
-    private sealed record State(Func<Tensor[], Tensor[]> Function, Slots Inputs, RandomStates? Random, IEnumerable<nn.Module> Modules, Sentinel Sentinel)
+    private sealed record State(Func<Tensor[], Tensor[]> Function, Slots Inputs, RandomStates? Random, IEnumerable<nn.Module> Modules, Sentinel Sentinel,
+        bool Differentiable)
     {
         public Slots? Outputs { get; set; }
 
@@ -164,13 +171,13 @@ public static class Checkpoint
             using var replay = state.Random?.Enter(1); // records the random state of the first run
             var detached = inputs.Select(x => x.detach().requires_grad_(x.requires_grad)).ToArray();
             Slots recorded;
-            using (enable_grad())
+            using (state.Differentiable ? no_grad() : enable_grad())
                 recorded = Slots.Of(state.Call(detached));
             if (recorded.Tensors.Length == 0)
                 throw new RematException("checkpoint: the function returned no tensor; return at least one output tensor.");
             var outputs = recorded.Tensors.Select(t => t.detach().MoveToOuterDisposeScope()).ToArray();
             state.Outputs = recorded with { Tensors = outputs };
-            var needless = outputs.Where((_, i) => !recorded.Tensors[i].requires_grad).ToList();
+            var needless = state.Differentiable ? [] : outputs.Where((_, i) => !recorded.Tensors[i].requires_grad).ToList();
             if (needless.Count > 0)
                 ctx.mark_non_differentiable(needless);
             return [.. outputs];

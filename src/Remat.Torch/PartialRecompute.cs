@@ -24,7 +24,7 @@ public static class PartialRecompute
     {
         ArgumentNullException.ThrowIfNull(part);
         _declared++;
-        return _active && is_grad_enabled() ? Checkpoint.Run(part, inputs) : part(inputs);
+        return _active && is_grad_enabled() ? Checkpoint.Run(part, inputs, true, ReachedModules.Of(part), differentiable: true) : part(inputs);
     }
 
     /// <summary>Runs <paramref name="part"/> on <paramref name="input"/>, as the array form does.</summary>
@@ -32,7 +32,7 @@ public static class PartialRecompute
     {
         ArgumentNullException.ThrowIfNull(part);
         _declared++;
-        return _active && is_grad_enabled() ? Checkpoint.Run(part, input) : part.forward(input);
+        return _active && is_grad_enabled() ? Checkpoint.Run(xs => [part.forward(xs[0])], [input], true, [part], differentiable: true)[0] : part.forward(input);
     }
 
     /// <summary>How many declared parts this thread has run: a stage that raises it declares a part.</summary>

@@ -248,12 +248,14 @@ public static class Profiler
 
         /// <summary>
         /// Stage k's partial record, read off steps that recorded it partially: what the record kept (between the
-        /// output and the full record, which rounding could cross), its backward and that backward's temporaries.
+        /// output and the full record, which rounding could cross), its backward and that backward's temporaries, and
+        /// the temporaries of the forward that made it.
         /// </summary>
         public PartialRecord PartialOf(int k, Stage full) => new(
             Math.Clamp((long)Median(_saved[k]), full.OutputBytes, full.SavedBytes),
             Median(_backward[k]),
-            Math.Max(0, (long)Median(_backwardTemp[k])));
+            Math.Max(0, (long)Median(_backwardTemp[k])),
+            Math.Max(0, (long)Median(_forwardTemp[k])));
 
         private static List<double>[] New(int stages) => [.. Enumerable.Range(0, stages + 1).Select(_ => new List<double>())];
     }

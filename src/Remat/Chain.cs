@@ -128,6 +128,7 @@ public sealed class Chain
             CheckTime(where, "partial.backwardTime", p.BackwardTime);
             CheckSize(where, "partial.savedBytes", p.SavedBytes);
             CheckSize(where, "partial.backwardTempBytes", p.BackwardTempBytes);
+            CheckSize(where, "partial.forwardTempBytes", p.ForwardTempBytes);
             if (p.SavedBytes < s.OutputBytes || p.SavedBytes > s.SavedBytes)
                 throw new ChainException(
                     $"{where}: partial.savedBytes ({p.SavedBytes}) must lie between outputBytes ({s.OutputBytes}) and savedBytes ({s.SavedBytes}): " +

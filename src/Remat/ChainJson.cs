@@ -14,7 +14,7 @@ public static class ChainJson
     private static readonly string[] StageFields =
         ["name", "inputs", "forwardTime", "backwardTime", "outputBytes", "savedBytes", "forwardTempBytes", "backwardTempBytes", "partial"];
 
-    private static readonly string[] PartialFields = ["savedBytes", "backwardTime", "backwardTempBytes"];
+    private static readonly string[] PartialFields = ["savedBytes", "backwardTime", "backwardTempBytes", "forwardTempBytes"];
 
     /// <summary>Loads a chain file; a missing file, a bad chain or a file whose stages branch throws <see cref="ChainException"/>.</summary>
     public static Chain Load(string path) => Parse(Read(path), path);
@@ -102,7 +102,7 @@ public static class ChainJson
         Expect(p, JsonValueKind.Object, source, where);
         CheckFields(p, PartialFields, source, where);
         return new PartialRecord(RequiredBytes(p, "savedBytes", source, where), RequiredTime(p, "backwardTime", source, where),
-            OptionalBytes(p, "backwardTempBytes", source, where));
+            OptionalBytes(p, "backwardTempBytes", source, where), OptionalBytes(p, "forwardTempBytes", source, where));
     }
 
     private static string Read(string path)
@@ -175,6 +175,7 @@ public static class ChainJson
                     w.WriteNumber("savedBytes", partial.SavedBytes);
                     w.WriteNumber("backwardTime", partial.BackwardTime);
                     w.WriteNumber("backwardTempBytes", partial.BackwardTempBytes);
+                    w.WriteNumber("forwardTempBytes", partial.ForwardTempBytes);
                     w.WriteEndObject();
                 }
                 w.WriteEndObject();

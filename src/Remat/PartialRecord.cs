@@ -8,4 +8,6 @@ namespace Remat;
 /// <param name="SavedBytes">What the partial record keeps, the stage's output included: between outputBytes and savedBytes.</param>
 /// <param name="BackwardTime">The stage's backward from a partial record, the part's recomputation included.</param>
 /// <param name="BackwardTempBytes">Transient memory of that backward, the part's recomputed tensors included.</param>
-public sealed record PartialRecord(long SavedBytes, double BackwardTime, long BackwardTempBytes = 0);
+/// <param name="ForwardTempBytes">Transient memory of the forward that makes the partial record (the part's own
+/// temporaries, which it frees): the stage's forwards take the larger of it and the stage's forwardTempBytes.</param>
+public sealed record PartialRecord(long SavedBytes, double BackwardTime, long BackwardTempBytes = 0, long ForwardTempBytes = 0);

@@ -22,8 +22,15 @@ public sealed record Stage(
     long BackwardTempBytes = 0,
     PartialRecord? Partial = null)
 {
-    /// <summary>The stage as it runs from its partial record: the record's size, backward time and temporaries replaced.</summary>
+    /// <summary>
+    /// The stage as it runs from its partial record: the record's size, backward time and temporaries replaced, and the
+    /// forward's temporaries the larger of the two (the chain model has one figure for all of a stage's forwards).
+    /// </summary>
     public Stage WithPartialRecord() => Partial is { } p
-        ? this with { SavedBytes = p.SavedBytes, BackwardTime = p.BackwardTime, BackwardTempBytes = p.BackwardTempBytes, Partial = null }
+        ? this with
+        {
+            SavedBytes = p.SavedBytes, BackwardTime = p.BackwardTime, BackwardTempBytes = p.BackwardTempBytes,
+            ForwardTempBytes = Math.Max(ForwardTempBytes, p.ForwardTempBytes), Partial = null,
+        }
         : throw new ChainException($"stage '{Name}' has no partial record: it declares no part to recompute in its backward.");
 }
