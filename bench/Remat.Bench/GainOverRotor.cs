@@ -81,7 +81,7 @@ internal static class GainOverRotor
                     double Program(ExactFamily.IChooser program, float time, int memories) =>
                         float.IsPositiveInfinity(time) ? double.PositiveInfinity : Time(ExactFamily.Emit("program", length, program, memories));
                     double rotor = Rotor.MinimumBudget(chain) <= budget ? Time(new Rotor(budget).Plan(chain)) : double.PositiveInfinity;
-                    var (slotBytes, memories) = Optimal.Resolution(chain, budget, Rotor.DefaultSlots);
+                    var (slotBytes, memories) = Optimal.Resolution(chain, budget, Optimal.DefaultSlots);
                     var table = new ExactTable(chain, slotBytes, memories);
                     var search = new ExactSearch(chain, slotBytes);
                     double[] ours =

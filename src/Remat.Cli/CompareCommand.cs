@@ -25,7 +25,7 @@ internal static class CompareCommand
             if (chain.Length > MaxStages)
                 throw new UsageException($"compare plans the whole frontier, for chains of up to {MaxStages} stages; " +
                                          $"this one has {chain.Length}. Use remat plan for longer chains.");
-            int slots = parse.GetValue(strategies.Slots) ?? Rotor.DefaultSlots;
+            int slots = parse.GetValue(strategies.Slots) ?? Optimal.DefaultSlots;
             long storeAll = Simulator.Run(chain, new StoreAll().Plan(chain)).PeakBytes;
             long min = Optimal.MinimumBudget(chain);
             long budget = parse.GetValue(strategies.Budget) ?? min + (storeAll - min) / 2;

@@ -13,7 +13,7 @@ internal sealed class StrategyOptions
     public Option<int?> Snapshots { get; } =
         Options.Count("--snapshots", "revolve: snapshots, x0's included (default: the most that fit --budget, else round(sqrt L)).", 1);
 
-    public Option<int?> Slots { get; } = Options.Count("--slots", $"optimal: memory slots of the dynamic program (default {Rotor.DefaultSlots}).", 1);
+    public Option<int?> Slots { get; } = Options.Count("--slots", $"optimal: memory slots of the dynamic program (default {Optimal.DefaultSlots}).", 1);
 
     public IEnumerable<Option> All => [Budget, Segments, Snapshots, Slots];
 

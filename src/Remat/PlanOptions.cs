@@ -22,6 +22,6 @@ public sealed record PlanOptions
     /// <summary>revolve: the snapshots, x0's included (default: the most that fit the budget, else round(sqrt L)).</summary>
     public int? Snapshots { get; init; }
 
-    /// <summary>optimal: the memory slots of the dynamic program (default <see cref="Planners.Rotor.DefaultSlots"/>).</summary>
+    /// <summary>optimal: the memory slots of the dynamic program (default <see cref="Planners.Optimal.DefaultSlots"/>).</summary>
     public int? Slots { get; init; }
 }

@@ -40,7 +40,7 @@ public static class Planner
     private static InfeasibleBudgetException OverBudget(Chain chain, string strategy, long peak, long budget)
     {
         string message = $"{strategy} peaks at {ByteSize.Format(peak)} ({peak} bytes), over the budget of {ByteSize.Format(budget)} ({budget} bytes).";
-        if (chain.Length > Rotor.MaxStages)
+        if (chain.Length > Optimal.MaxStages)
             return new(budget, peak, message + " Raise the budget, or give revolve fewer snapshots.");
         long min = Optimal.MinimumBudget(chain);
         return budget >= min

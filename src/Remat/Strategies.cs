@@ -21,7 +21,7 @@ public static class Strategies
         new("selective", "Megatron's selective recompute (every stage's partial record) and the fewest fully recomputed stages that fit", false,
             (_, _, budget) => new SelectiveRecompute(budget)),
         new("optimal", "the fastest schedule of the chain model within the budget, with each stage's choice of record", true,
-            (chain, o, budget) => new Optimal(budget ?? throw NeedsBudget(chain), o.Slots ?? Rotor.DefaultSlots)),
+            (chain, o, budget) => new Optimal(budget ?? throw NeedsBudget(chain), o.Slots ?? Optimal.DefaultSlots)),
     ];
 
     /// <summary>The strategies' names.</summary>

@@ -157,7 +157,7 @@ public class TrainCliTests
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = Cli.Cli.Run(["train", "--model", "llama", "--layers", "4", "--width", "128", "--seq", "64", "--batch", "8", "--steps", "2",
+        int code = Cli.Cli.Run(["train", "--model", "llama", "--layers", "4", "--width", "256", "--seq", "128", "--batch", "16", "--steps", "2",
             "--strategy", "plain,storeall,periodic,optimal", "--json"], output, error);
         Assert.True(code == 0, error.ToString());
         using var doc = JsonDocument.Parse(output.ToString());

@@ -127,7 +127,7 @@ public class ExactProgramTests(ITestOutputHelper output)
             int length = rng.Next(1, 40);
             var chain = Chain.Heterogeneous(length, trial);
             const int slots = 200;
-            long slotBytes = Rotor.SlotBytes(chain, StoreAllPeak(chain) / rng.Next(1, 5), slots);
+            long slotBytes = Optimal.SlotBytes(chain, StoreAllPeak(chain) / rng.Next(1, 5), slots);
             var table = new ExactTable(chain, slotBytes, slots);
             var reference = new Recurrence(new ExactFamily.Sizes(chain, slotBytes), chain.Length);
             for (int m = 0; m <= slots; m++)
@@ -182,7 +182,7 @@ public class ExactProgramTests(ITestOutputHelper output)
             const int slots = 300;
             long least = ExactMinimumPeak.For(chain).PeakBytes;
             long budget = least + (StoreAllPeak(chain) - least) / rng.Next(5, 40);
-            long slotBytes = Rotor.SlotBytes(chain, budget, slots);
+            long slotBytes = Optimal.SlotBytes(chain, budget, slots);
             var table = new ExactTable(chain, slotBytes, slots);
             float time = table.Time(slots);
             if (float.IsPositiveInfinity(time))

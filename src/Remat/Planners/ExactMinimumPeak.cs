@@ -22,7 +22,7 @@ internal sealed class ExactMinimumPeak : IChooser
     private ExactMinimumPeak(Chain chain)
     {
         int L = chain.Length;
-        RotorMinimumPeak.CheckLength(L);
+        Optimal.CheckLength(L);
         _sizes = new Sizes(chain, 1);
         _interval = new long[2][];
         _top = new long[2][];

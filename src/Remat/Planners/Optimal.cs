@@ -13,11 +13,39 @@ public sealed class Optimal : IPlanner
     /// <summary>Chains up to this many stages are searched exhaustively.</summary>
     public const int ExactUpTo = ExhaustiveSearch.MaxStages;
 
+    /// <summary>The default number of memory slots of the dynamic program.</summary>
+    public const int DefaultSlots = 1000;
+
+    /// <summary>The longest chain the dynamic programs take (their least-peak programs alone are O(L^3)).</summary>
+    public const int MaxStages = 1024;
+
+    /// <summary>Refuses chains longer than <see cref="MaxStages"/>.</summary>
+    internal static void CheckLength(int length)
+    {
+        if (length > MaxStages)
+            throw new PlanningLimitException($"the dynamic program takes at most {MaxStages} stages, and the chain has {length}; group stages, or use revolve or periodic.");
+    }
+
+    /// <summary>
+    /// The slot: the greatest common divisor of the chain's sizes where the budget holds at most the
+    /// given number of them (the table is then exact), else the budget divided by the number of slots.
+    /// </summary>
+    internal static long SlotBytes(Chain chain, long budget, int slots)
+    {
+        long gcd = chain.Stages.Aggregate(chain.InputBytes, (g, s) =>
+            Gcd(Gcd(Gcd(Gcd(g, s.OutputBytes), s.SavedBytes), s.ForwardTempBytes), s.BackwardTempBytes));
+        if (gcd > 0 && budget / gcd <= slots)
+            return gcd;
+        return Math.Max(1, (budget + slots - 1) / slots);
+    }
+
+    private static long Gcd(long a, long b) => b == 0 ? a : Gcd(b, a % b);
+
     private readonly long _budget;
     private readonly int _slots, _exactUpTo;
 
     /// <summary>A planner for <paramref name="budgetBytes"/>; <paramref name="slots"/> is the resolution of the dynamic program.</summary>
-    public Optimal(long budgetBytes, int slots = Rotor.DefaultSlots) : this(budgetBytes, slots, ExactUpTo)
+    public Optimal(long budgetBytes, int slots = DefaultSlots) : this(budgetBytes, slots, ExactUpTo)
     {
     }
 
@@ -58,7 +86,7 @@ public sealed class Optimal : IPlanner
     {
         if (chain.Length <= _exactUpTo)
             return new ExhaustiveSearch(_budget).Plan(chain, Name); // exact in bytes: nothing beats it
-        RotorMinimumPeak.CheckLength(chain.Length);
+        CheckLength(chain.Length);
         var storeAll = Simulator.Run(chain, new StoreAll().Plan(chain));
         if (storeAll.PeakBytes <= _budget) // no schedule is faster than one forward and one backward per stage
             return new Schedule(Name, storeAll.Schedule.Ops);
@@ -86,7 +114,7 @@ public sealed class Optimal : IPlanner
     /// </summary>
     internal static IEnumerable<Schedule> Sweep(Chain chain, long maxBudget, int slots, IEnumerable<long> chenBudgets)
     {
-        RotorMinimumPeak.CheckLength(chain.Length);
+        CheckLength(chain.Length);
         var least = ExactMinimumPeak.For(chain);
         for (long budget = maxBudget; ; budget /= 4)
         {
@@ -131,7 +159,7 @@ public sealed class Optimal : IPlanner
     /// </summary>
     internal static (long SlotBytes, int Slots) Resolution(Chain chain, long budget, int slots)
     {
-        long slotBytes = Rotor.SlotBytes(chain, budget, slots);
+        long slotBytes = SlotBytes(chain, budget, slots);
         long x0 = chain.InputBytes, rest = Math.Max(0, budget - x0);
         int memories = (int)Math.Min(slots + 1L, (x0 + slotBytes - 1) / slotBytes + rest / slotBytes);
         ExactTable.CheckWork(chain.Length, memories);

@@ -13,7 +13,7 @@ internal sealed class RotorMinimumPeak : RotorFamily.IChooser
     public RotorMinimumPeak(Chain chain)
     {
         int L = chain.Length;
-        CheckLength(L);
+        Optimal.CheckLength(L);
         long A(int k) => chain.OutputBytes(k);
         long Abar(int k) => chain[k].SavedBytes;
         long Ft(int k) => chain[k].ForwardTempBytes;
@@ -64,13 +64,6 @@ internal sealed class RotorMinimumPeak : RotorFamily.IChooser
             _topChoice[s] = choice;
         }
         PeakBytes = chain.InputBytes + _top[1];
-    }
-
-    /// <summary>Refuses chains longer than <see cref="Rotor.MaxStages"/>.</summary>
-    public static void CheckLength(int length)
-    {
-        if (length > Rotor.MaxStages)
-            throw new PlanningLimitException($"the dynamic program takes at most {Rotor.MaxStages} stages, and the chain has {length}; group stages, or use revolve or periodic.");
     }
 
     /// <summary>The least peak of the family: the smallest budget that a rotor schedule meets.</summary>
