@@ -28,11 +28,8 @@ var batches = new Random(7);
 long plainPeak = 0, rematPeak = 0;
 for (int step = 1; step <= steps; step++)
 {
-    // One batch of windows; the target is each window shifted by one character.
-    var starts = Enumerable.Range(0, Batch).Select(_ => batches.Next(tokens.Length - Context - 1)).ToArray();
     using var scope = NewDisposeScope();
-    var x = tensor(starts.SelectMany(s => tokens[s..(s + Context)]).ToArray()).reshape(Batch, Context);
-    var y = tensor(starts.SelectMany(s => tokens[(s + 1)..(s + Context + 1)]).ToArray()).reshape(Batch, Context);
+    var (x, y) = CharTraining.Batch(batches, tokens, Batch, Context); // windows, and each shifted by one character
     float plainLoss = 0, rematLoss = 0;
     // The same random state for both, so dropout draws the same masks: the two runs must agree to the bit.
     // Steps 2 to 4 are measured (the first also allocates the optimizer's state and profiles the blocks).

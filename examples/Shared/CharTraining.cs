@@ -19,6 +19,14 @@ internal static class CharTraining
         return (text, vocabulary, [.. text.Select(c => index[c])]);
     }
 
+    /// <summary>A batch of <paramref name="batch"/> random windows of <paramref name="context"/> tokens, and as target each window shifted by one.</summary>
+    public static (Tensor X, Tensor Y) Batch(Random random, long[] tokens, int batch, int context)
+    {
+        var starts = Enumerable.Range(0, batch).Select(_ => random.Next(tokens.Length - context - 1)).ToArray();
+        return (tensor(starts.SelectMany(s => tokens[s..(s + context)]).ToArray()).reshape(batch, context),
+                tensor(starts.SelectMany(s => tokens[(s + 1)..(s + context + 1)]).ToArray()).reshape(batch, context));
+    }
+
     /// <summary>Runs <paramref name="step"/>, and returns its peak memory where <paramref name="measure"/> (else 0).</summary>
     public static long Measured(bool measure, Action step)
     {
