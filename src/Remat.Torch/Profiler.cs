@@ -39,23 +39,10 @@ public static class Profiler
     {
         ArgumentNullException.ThrowIfNull(stages);
         ArgumentNullException.ThrowIfNull(sampleInput);
-        ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
-        _ = DeviceMemory.For(sampleInput.device); // refuses, with the fix, a device whose memory cannot be measured
-        var parameters = stages.SelectMany(s => s.parameters()).ToArray();
-        var gradients = parameters.Select(p => p.grad).ToArray();
-        using var generators = RandomStates.Preserve(sampleInput.device);
-        using var statistics = RunningStatistics.Freeze(stages);
-        try
-        {
-            foreach (var p in parameters)
-                p.grad = null;
-            return Measure(stages, sampleInput, repeats, name);
-        }
-        finally
-        {
-            for (int i = 0; i < parameters.Length; i++)
-                parameters[i].grad = gradients[i];
-        }
+        // The chain is the graph whose node k reads x_{k-1} (docs/model.md), profiled as one.
+        var (graph, nodes) = ScheduleRun.OfChain(stages);
+        return Measure(new Model("stage", graph, nodes, [.. stages.Select(s => new nn.Module[] { s })], [.. stages.Select((s, i) => s.GetName() + (i + 1))], name),
+            stages.SelectMany(s => s.parameters()), sampleInput, repeats).ToChain();
     }
 
     /// <summary>Profiles <paramref name="sequential"/>'s children, in order, as <see cref="Profile(IReadOnlyList{nn.Module{Tensor, Tensor}}, Tensor, int, string?)"/>.</summary>
@@ -63,51 +50,6 @@ public static class Profiler
     {
         ArgumentNullException.ThrowIfNull(sequential);
         return Profile([.. sequential.children().Cast<nn.Module<Tensor, Tensor>>()], sampleInput, repeats, name);
-    }
-
-    private static Chain Measure(IReadOnlyList<nn.Module<Tensor, Tensor>> stages, Tensor sampleInput, int repeats, string? name)
-    {
-        int L = stages.Count;
-        var input = sampleInput.detach();
-        long inputBytes = Bytes(input);
-        var outputs = new long[L + 1];
-        var declaring = new List<int>(); // the stages that declare a part to recompute (PartialRecompute)
-        using (var sweep = NewDisposeScope())
-        using (no_grad())
-        {
-            var x = input;
-            bool needsGradient = false; // whether stage k's input depends on a trainable parameter
-            for (int k = 1; k <= L; k++)
-            {
-                var stage = stages[k - 1];
-                string what = $"stage {k} ({stage.GetName()})";
-                Tensor Forward(Tensor[] xs) => stage.forward(xs[0]);
-                int declared = PartialRecompute.Declared;
-                var y = RefusingInPlace(what, [x], Forward);
-                if (PartialRecompute.Declared > declared)
-                    declaring.Add(k);
-                ConvolutionCheck.Verify(what, [stage], Forward, [x], [needsGradient && x.is_floating_point()]);
-                needsGradient |= stage.parameters().Any(p => p.requires_grad);
-                outputs[k] = Bytes(y);
-                if (!ReferenceEquals(x, input))
-                    x.Dispose();
-                x = y;
-            }
-        }
-        // The sizes are all periodic checkpointing needs to cut the chain.
-        var sized = new Chain(inputBytes, Enumerable.Range(1, L).Select(k => new Stage($"s{k}", 1, 1, outputs[k], outputs[k])), name);
-        var schedule = new Periodic().Plan(sized);
-        var executor = new ScheduleExecutor(stages);
-        var samples = Collect(L, inputBytes, repeats, schedule, () => executor.Measure(schedule, input, y => y.sum()).Trace);
-        // The partial records of the stages that declare a part: the same steps with those stages recorded partially.
-        var partialSchedule = new Schedule(schedule.Strategy, schedule.Ops, declaring);
-        var partial = declaring.Count == 0 ? null
-            : Collect(L, inputBytes, repeats, partialSchedule, () => executor.Measure(partialSchedule, input, y => y.sum()).Trace);
-        return new Chain(inputBytes, Enumerable.Range(1, L).Select(k =>
-        {
-            var stage = samples.Stage(k, stages[k - 1].GetName() + k, outputs[k]);
-            return partial is not null && declaring.Contains(k) ? stage with { Partial = partial.PartialOf(k, stage) } : stage;
-        }), name);
     }
 
     /// <summary>
@@ -124,52 +66,95 @@ public static class Profiler
         ArgumentNullException.ThrowIfNull(nodes);
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(sampleInput);
-        ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
         if (inputs.Count != nodes.Count || names is not null && names.Count != nodes.Count)
             throw new ArgumentException($"give one list of inputs, one function and one name per node: {inputs.Count} inputs, {nodes.Count} functions, {names?.Count ?? nodes.Count} names.");
-        _ = DeviceMemory.For(sampleInput.device);
+        int N = nodes.Count;
+        string[] labels = [.. Enumerable.Range(1, N).Select(v => names?[v - 1] ?? $"n{v}")];
+        // The inputs are checked before anything runs.
+        var graph = new Graph(1, labels.Select(l => new Stage(l, 1, 1, 1, 1)), inputs, name);
+        return Measure(new Model("node", graph, [.. nodes], [.. nodes.Select(n => ReachedModules.Of(n).ToArray())], labels, name), parameters, sampleInput, repeats);
+    }
+
+    /// <summary>A model to profile: what a node is called in an error (a chain's stage, a graph's node), its graph's
+    /// shape, its functions, the modules each reaches, the nodes' names and the model's.</summary>
+    private sealed record Model(string Word, Graph Shape, Func<Tensor[], Tensor>[] Nodes, nn.Module[][] Reached, string[] Names, string? Name)
+    {
+        public int N => Nodes.Length;
+
+        public IReadOnlyList<int> Inputs(int v) => Shape.Inputs(v);
+
+        public string What(int v) => $"{Word} {v} ({Names[v - 1]})";
+
+        /// <summary>The graph with the nodes' input bytes and stages.</summary>
+        public Graph With(long inputBytes, Func<int, Stage> stage) =>
+            new(inputBytes, Enumerable.Range(1, N).Select(stage), Enumerable.Range(1, N).Select(Inputs), Name);
+    }
+
+    /// <summary>
+    /// Profiles <paramref name="model"/> and leaves the gradients of <paramref name="parameters"/>, the random
+    /// generators and the running statistics of the modules the nodes reach as it found them.
+    /// </summary>
+    private static Graph Measure(Model model, IEnumerable<TorchSharp.Modules.Parameter> parameters, Tensor sampleInput, int repeats)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(repeats, 1);
+        _ = DeviceMemory.For(sampleInput.device); // refuses, with the fix, a device whose memory cannot be measured
         var kept = parameters.ToArray();
         var gradients = kept.Select(p => p.grad).ToArray();
         using var generators = RandomStates.Preserve(sampleInput.device);
-        nn.Module[][] reached = [.. nodes.Select(n => ReachedModules.Of(n).ToArray())];
-        using var statistics = RunningStatistics.Freeze(reached.SelectMany(r => r));
+        using var statistics = RunningStatistics.Freeze(model.Reached.SelectMany(r => r));
         try
         {
             foreach (var p in kept)
                 p.grad = null;
-            int N = nodes.Count;
-            var input = sampleInput.detach();
-            long inputBytes = Bytes(input);
-            string Name(int v) => names?[v - 1] ?? $"n{v}";
-            _ = new Graph(inputBytes, Enumerable.Range(1, N).Select(v => new Stage(Name(v), 1, 1, 1, 1)), inputs, name); // checks the inputs before anything runs
-            var outputs = new long[N + 1];
-            using (var sweep = NewDisposeScope())
-            using (no_grad())
-            {
-                var x = new Tensor[N + 1];
-                x[0] = input;
-                var needsGradient = new bool[N + 1]; // whether node v's output depends on a trainable parameter
-                for (int v = 1; v <= N; v++)
-                {
-                    string what = $"node {v} ({Name(v)})";
-                    Tensor[] xs = [.. inputs[v - 1].Select(u => x[u])];
-                    x[v] = RefusingInPlace(what, xs, nodes[v - 1]);
-                    ConvolutionCheck.Verify(what, reached[v - 1], nodes[v - 1], xs, [.. inputs[v - 1].Select(u => needsGradient[u] && x[u].is_floating_point())]);
-                    needsGradient[v] = inputs[v - 1].Any(u => needsGradient[u]) || reached[v - 1].Any(m => m.parameters().Any(p => p.requires_grad));
-                    outputs[v] = Bytes(x[v]);
-                }
-            }
-            var sized = new Graph(inputBytes, Enumerable.Range(1, N).Select(v => new Stage(Name(v), 1, 1, outputs[v], outputs[v])), inputs, name);
-            var schedule = GraphSegments.Plan(sized, new Periodic().SegmentsFor(N));
-            var executor = new GraphExecutor(sized, nodes);
-            var samples = Collect(N, inputBytes, repeats, schedule, () => executor.Measure(schedule, input, y => y.sum()).Trace);
-            return new Graph(inputBytes, Enumerable.Range(1, N).Select(v => samples.Stage(v, Name(v), outputs[v])), inputs, name);
+            return Measure(model, sampleInput, repeats);
         }
         finally
         {
             for (int i = 0; i < kept.Length; i++)
                 kept[i].grad = gradients[i];
         }
+    }
+
+    private static Graph Measure(Model model, Tensor sampleInput, int repeats)
+    {
+        int N = model.N;
+        var input = sampleInput.detach();
+        long inputBytes = Bytes(input);
+        var outputs = new long[N + 1];
+        var declaring = new List<int>(); // the nodes that declare a part to recompute (PartialRecompute)
+        using (var sweep = NewDisposeScope())
+        using (no_grad())
+        {
+            var x = new Tensor[N + 1];
+            x[0] = input;
+            var needsGradient = new bool[N + 1]; // whether node v's output depends on a trainable parameter
+            for (int v = 1; v <= N; v++)
+            {
+                var inputs = model.Inputs(v);
+                Tensor[] xs = [.. inputs.Select(u => x[u])];
+                int declared = PartialRecompute.Declared;
+                x[v] = RefusingInPlace(model.What(v), xs, model.Nodes[v - 1]);
+                if (PartialRecompute.Declared > declared)
+                    declaring.Add(v);
+                ConvolutionCheck.Verify(model.What(v), model.Reached[v - 1], model.Nodes[v - 1], xs, [.. inputs.Select(u => needsGradient[u] && x[u].is_floating_point())]);
+                needsGradient[v] = inputs.Any(u => needsGradient[u]) || model.Reached[v - 1].Any(m => m.parameters().Any(p => p.requires_grad));
+                outputs[v] = Bytes(x[v]);
+            }
+        }
+        // The sizes are all periodic segments need to cut the graph.
+        var sized = model.With(inputBytes, v => new Stage(model.Names[v - 1], 1, 1, outputs[v], outputs[v]));
+        var schedule = GraphSegments.Plan(sized, new Periodic().SegmentsFor(N));
+        var executor = new GraphExecutor(sized, model.Nodes, () => new RunningStatistics(model.Reached));
+        var samples = Collect(N, inputBytes, repeats, schedule, () => executor.Measure(schedule, input, y => y.sum()).Trace);
+        // The partial records of the nodes that declare a part: the same steps with those nodes recorded partially.
+        var partialSchedule = new Schedule(schedule.Strategy, schedule.Ops, declaring);
+        var partial = declaring.Count == 0 ? null
+            : Collect(N, inputBytes, repeats, partialSchedule, () => executor.Measure(partialSchedule, input, y => y.sum()).Trace);
+        return model.With(inputBytes, v =>
+        {
+            var stage = samples.Stage(v, model.Names[v - 1], outputs[v]);
+            return partial is not null && declaring.Contains(v) ? stage with { Partial = partial.PartialOf(v, stage) } : stage;
+        });
     }
 
     /// <summary>

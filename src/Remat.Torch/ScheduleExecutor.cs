@@ -10,30 +10,35 @@ namespace Remat.Torch;
 /// accumulate into <c>.grad</c> exactly as in a plain step, and so does the input's gradient when the input requires
 /// grad: into its <c>.grad</c> for a leaf, on into the graph that produced it otherwise. Every tensor a freed op drops
 /// is disposed at once. A recomputed stage sees the random state of its first run in the step, so dropout draws the
-/// same mask (CPU generator), as PyTorch's checkpoint does with <c>preserve_rng_state</c>.
-/// For a model whose loss and backward are the caller's own, use <see cref="CheckpointedSequential"/>.
+/// same mask, as PyTorch's checkpoint does with <c>preserve_rng_state</c>. The chain runs as the graph whose node k
+/// reads x_{k-1}, on the <see cref="GraphExecutor"/>. For a model whose loss and backward are the caller's own, use <see cref="CheckpointedSequential"/>.
 /// </summary>
 public sealed class ScheduleExecutor
 {
-    private readonly nn.Module<Tensor, Tensor>[] _stages;
+    private readonly GraphExecutor _executor;
 
     /// <summary>An executor for <paramref name="stages"/>; stage k of the schedule is <c>stages[k - 1]</c>.</summary>
     public ScheduleExecutor(IEnumerable<nn.Module<Tensor, Tensor>> stages)
     {
-        _stages = stages.ToArray();
-        if (_stages.Length == 0)
+        ArgumentNullException.ThrowIfNull(stages);
+        var modules = stages.ToArray();
+        if (modules.Length == 0)
             throw new ArgumentException("the executor needs at least one stage.", nameof(stages));
+        // The chain is the graph whose node k reads x_{k-1} (docs/model.md): the graph executor runs it.
+        var (graph, nodes) = ScheduleRun.OfChain(modules);
+        _executor = new GraphExecutor(graph, nodes, () => RunningStatistics.OfStages(modules));
+        Length = modules.Length;
     }
 
     /// <summary>The number of stages.</summary>
-    public int Length => _stages.Length;
+    public int Length { get; }
 
     /// <summary>
-    /// Runs <paramref name="schedule"/> for one step on <paramref name="input"/> and returns the loss.
-    /// The schedule is checked by the simulator's rules as it runs: an op that lacks what it needs throws
-    /// <see cref="ScheduleException"/>.
+    /// Runs <paramref name="schedule"/> for one step on <paramref name="input"/> and returns the loss. The schedule is
+    /// checked by the simulator's rules first: an invalid one throws <see cref="ScheduleException"/> with the index of
+    /// the first bad operation, before anything runs.
     /// </summary>
-    public float Step(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss) => Run(schedule, input, loss, recorder: null);
+    public float Step(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss) => _executor.Step(schedule, input, loss);
 
     /// <summary>
     /// Runs one step as <see cref="Step"/> does and measures every operation: its wall time, the memory after it and
@@ -42,45 +47,5 @@ public sealed class ScheduleExecutor
     /// Measuring adds a few memory reads and, on CUDA, a synchronisation per operation; use it for a step to inspect,
     /// not for training.
     /// </summary>
-    public MeasuredStep Measure(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss) =>
-        OpRecorder.Measure(schedule, _stages.Length, input, recorder => Run(schedule, input, loss, recorder));
-
-    private float Run(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss, OpRecorder? recorder)
-    {
-        ArgumentNullException.ThrowIfNull(schedule);
-        ArgumentNullException.ThrowIfNull(input);
-        ArgumentNullException.ThrowIfNull(loss);
-        using var random = RandomStates.For(_stages.Length, input.device);
-        using var run = new ScheduleRun(_stages, schedule, input, random, RunningStatistics.OfStages(_stages), recorder);
-        var output = run.Forward();
-        float value = 0;
-        Tensor? gradient = null;
-        void Loss()
-        {
-            var z = output.detach().requires_grad_(true);
-            using (var scope = NewDisposeScope())
-            {
-                using (enable_grad())
-                {
-                    var l = loss(z);
-                    l.backward();
-                    value = l.to_type(ScalarType.Float32).item<float>(); // a bf16 or fp16 loss too
-                }
-                gradient = z.grad!.detach().MoveToOuterDisposeScope();
-            }
-            z.Dispose();
-            run.ReleaseOutput();
-        }
-        if (recorder is null)
-            Loss();
-        else
-            recorder.Measure(run.LossIndex, Loss);
-        if (run.Backward(gradient!) is { } inputGradient)
-        {
-            // d_0 flows on into whatever produced the input (an embedding, a stem) or into a leaf's .grad.
-            input.backward([inputGradient]);
-            inputGradient.Dispose();
-        }
-        return value;
-    }
+    public MeasuredStep Measure(Schedule schedule, Tensor input, Func<Tensor, Tensor> loss) => _executor.Measure(schedule, input, loss);
 }

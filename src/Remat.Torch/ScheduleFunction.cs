@@ -26,7 +26,8 @@ internal sealed class ScheduleFunction : autograd.MultiTensorFunction<ScheduleFu
     /// <summary>The stages and schedule, the random states and running statistics of the stages' first runs, and the run between forward and backward.</summary>
     private sealed class State(nn.Module<Tensor, Tensor>[] stages, Schedule schedule, Device device, Sentinel sentinel, SideInputs reader, int[] places, int sides)
     {
-        public nn.Module<Tensor, Tensor>[] Stages { get; } = stages;
+        /// <summary>The chain as the graph its run follows, and its stages as the graph's functions.</summary>
+        public (Graph Graph, Func<Tensor[], Tensor>[] Nodes) Chain { get; } = ScheduleRun.OfChain(stages);
 
         public Schedule Schedule { get; } = schedule;
 
@@ -56,7 +57,7 @@ internal sealed class ScheduleFunction : autograd.MultiTensorFunction<ScheduleFu
             Input = Own(input);
             Side = [.. side.Select(Own)];
             Enter();
-            return Run = new ScheduleRun(Stages, Schedule, Input, Random, Statistics);
+            return Run = new ScheduleRun(Chain.Graph, Chain.Nodes, Schedule, Input, Random, Statistics);
         }
 
         /// <summary>Points the blocks at this run's side inputs.</summary>
