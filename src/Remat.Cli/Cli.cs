@@ -21,6 +21,7 @@ public static class Cli
     /// <summary>Runs <c>remat</c> with <paramref name="args"/>, writing to the given writers; returns the exit code.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
+        CpSat.GraphPlanner.Register(); // optimal plans graphs with the CP-SAT solver
         var root = new RootCommand("Remat: activation checkpointing for .NET. Plan which activations to keep and which to recompute.")
         {
             PlanCommand.Create(output, error),
@@ -57,6 +58,7 @@ public static class Cli
     [
         ("PlanOptions.Slots = ", "--slots "),
         ("GraphPlanner's timeLimit", "--time-limit"),
+        ("PlanOptions.TimeLimit", "--time-limit"),
         ("GraphPlanner in Remat.CpSat", "remat plan --graph"),
     ];
 

@@ -4,8 +4,8 @@ using System.Globalization;
 namespace Remat.Cli;
 
 /// <summary>
-/// <c>remat plan --graph</c>: a graph file or one of the synthetic graphs, planned exactly by the CP-SAT solver
-/// within a time limit.
+/// <c>remat plan --graph</c>: a graph file or one of the synthetic graphs, planned by the registry's optimal strategy
+/// (the CP-SAT solver, within a time limit, for a graph that is not a chain).
 /// </summary>
 internal sealed class GraphSource
 {
@@ -40,20 +40,19 @@ internal sealed class GraphSource
         if (budget is not { } b)
             throw new UsageException(
                 $"--graph plans to a memory budget; give --budget (store-all peaks at {ByteSize.Format(GraphSimulator.Run(graph, graph.StoreAll()).PeakBytes)}).");
-        var result = new CpSat.GraphPlanner(b, TimeSpan.FromSeconds(seconds)).Plan(graph, cancellation);
-        string proof = result.Optimal ? "optimal (proven)"
-            : result.TooLarge ? "the best plan of the local models, block plans and segmentations (the solver's model of this graph passes a million variables, so nothing is proven; a graph of fewer nodes, such as whole blocks, gets it)"
-            : double.IsNaN(result.Gap) ? $"the best plan of the local models, block plans and segmentations (the solver proved nothing in {seconds.ToString(CultureInfo.InvariantCulture)} s; give it more time)"
-            : $"best found in {seconds.ToString(CultureInfo.InvariantCulture)} s, within {PlanReport.Percent(result.Gap)[1..]} of the optimum (proven)";
+        var plan = Planner.Plan(graph, new PlanOptions { BudgetBytes = b, TimeLimit = TimeSpan.FromSeconds(seconds) }, cancellation);
+        string proof = plan.Gap == 0 ? "optimal (proven)"
+            : plan.Remark is { } remark ? $"the best plan of the local models, block plans and segmentations ({remark})"
+            : $"best found in {seconds.ToString(CultureInfo.InvariantCulture)} s, within {PlanReport.Percent(plan.Gap ?? 0)[1..]} of the optimum (proven)";
         output.Write(json
-            ? PlanReport.Json(w => PlanReport.Json(w, graph.Count, graph.BaselineTime, result.Trace, b, extra =>
+            ? PlanReport.Json(w => PlanReport.Json(w, graph.Count, graph.BaselineTime, plan.Trace, b, extra =>
             {
                 extra.WriteBoolean("graph", true);
-                extra.WriteBoolean("optimal", result.Optimal);
-                if (double.IsNaN(result.Gap)) extra.WriteNull("gap"); else extra.WriteNumber("gap", result.Gap);
-                extra.WriteBoolean("tooLarge", result.TooLarge);
+                extra.WriteBoolean("optimal", plan.Gap == 0);
+                if (plan.Gap is { } gap) extra.WriteNumber("gap", gap); else extra.WriteNull("gap");
+                extra.WriteBoolean("tooLarge", plan.Remark == CpSat.GraphPlanner.TooLargeRemark);
             })) + Environment.NewLine
-            : PlanReport.Text(graph.Count, graph.BaselineTime, result.Trace, b, ops, proof));
+            : PlanReport.Text(graph.Count, graph.BaselineTime, plan.Trace, b, ops, proof));
         return 0;
     }
 }

@@ -182,8 +182,8 @@ internal static class TrainCommand
 
     private const string NothingWritten = "no results were written";
 
-    /// <summary>The strategies that plan graphs: store-all, periodic segments (<see cref="GraphSegments"/>) and CP-SAT.</summary>
-    private static readonly string[] GraphNames = ["storeall", "periodic", "optimal"];
+    /// <summary>The strategies that plan graphs: store-all, periodic segments (<see cref="GraphSegments"/>) and optimal (CP-SAT).</summary>
+    private static string[] GraphNames => [.. Strategies.All.Where(s => s.PlanGraph is not null).Select(s => s.Name)];
 
     /// <summary>
     /// Profiles a graph model and prepares its strategies, each on its own copy of the model: store-all; periodic, the
@@ -212,19 +212,15 @@ internal static class TrainCommand
         var (x, target) = Data(seed, batch, shape.InputShape, shape.TargetShape, device);
         Tensor Loss(Tensor y) => nn.functional.mse_loss(y, target);
         var graph = Profiler.Profile(shape.Inputs, shape.Nodes, shape.Modules.SelectMany(m => m.parameters()), x, name: model, names: shape.NodeNames);
-        var periodic = GraphSegments.Plan(graph, new Periodic().SegmentsFor(graph.Count));
-        long memory = budget ?? GraphSimulator.Run(graph, periodic).PeakBytes;
+        Schedule Plan(string strategy, long? memory) =>
+            Planner.Plan(graph, new PlanOptions { Strategy = strategy, BudgetBytes = memory, TimeLimit = TimeSpan.FromSeconds(seconds) }, cancellation).Schedule;
+        long memory = budget ?? GraphSimulator.Run(graph, Plan("periodic", null)).PeakBytes;
         var warm = new GraphExecutor(graph, shape.Nodes);
         for (int i = 0; i < 3; i++) // warm the runtime and libtorch's threads so the first strategy is not penalised
             warm.Step(graph.StoreAll(), x, Loss);
         var runs = names.Select(name =>
         {
-            var schedule = name switch
-            {
-                "storeall" => graph.StoreAll(),
-                "periodic" => periodic,
-                _ => new CpSat.GraphPlanner(memory, TimeSpan.FromSeconds(seconds)).Plan(graph, cancellation).Schedule,
-            };
+            var schedule = Plan(name, name == "optimal" ? memory : null);
             var copy = Build();
             var executor = new GraphExecutor(graph, copy.Nodes);
             return new Run(name, copy.Modules, () => executor.Step(schedule, x, Loss), GraphSimulator.Run(graph, schedule),

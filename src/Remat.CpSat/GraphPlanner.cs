@@ -54,6 +54,35 @@ public sealed class GraphPlanner(long budgetBytes, TimeSpan timeLimit)
         public bool TooLarge { get; init; }
     }
 
+    /// <summary>How long a plan may take when <see cref="PlanOptions.TimeLimit"/> is not given.</summary>
+    public static readonly TimeSpan DefaultTimeLimit = TimeSpan.FromSeconds(60);
+
+    /// <summary>The remark of a plan whose graph's model passes a million variables (<see cref="Result.TooLarge"/>).</summary>
+    public const string TooLargeRemark =
+        "the solver's model of this graph passes a million variables, so nothing is proven; a graph of fewer nodes, such as whole blocks, gets it";
+
+    /// <summary>
+    /// Gives the registry's optimal strategy (<see cref="Strategies"/>) this solver for graphs that are not chains, within
+    /// <see cref="PlanOptions.TimeLimit"/>, so that <see cref="Planner.Plan(Graph, PlanOptions?, CancellationToken)"/>
+    /// plans them; chains stay the dynamic program's. Calling it again changes nothing.
+    /// </summary>
+    public static void Register() => Strategies.Register(Strategies.Get("optimal") with { PlanGraph = Solve });
+
+    private static Remat.Solution Solve(Graph graph, PlanOptions options, long? budget, CancellationToken cancellation)
+    {
+        if (budget is not { } b)
+            throw new RematException("optimal plans a graph to a memory budget, and none was given; store-all peaks at " +
+                                     $"{ByteSize.Format(GraphSimulator.Run(graph, graph.StoreAll()).PeakBytes)}.");
+        var limit = options.TimeLimit ?? DefaultTimeLimit;
+        if (!(limit > TimeSpan.Zero))
+            throw new RematException($"PlanOptions.TimeLimit is {limit}; give the solver a positive time.");
+        var result = new GraphPlanner(b, limit).Plan(graph, cancellation);
+        return new Remat.Solution(result.Schedule, double.IsNaN(result.Gap) ? null : result.Gap,
+            result.TooLarge ? TooLargeRemark
+            : double.IsNaN(result.Gap) ? FormattableString.Invariant($"the solver proved nothing in {limit.TotalSeconds:0.#} s; give it more time")
+            : null);
+    }
+
     /// <summary>
     /// Plans <paramref name="graph"/>. Throws <see cref="InfeasibleBudgetException"/> with the least peak the solver
     /// finds when it proves that no schedule fits, <see cref="PlanningLimitException"/> when the time ran out before

@@ -7,7 +7,7 @@ namespace Remat.Torch;
 /// <summary>
 /// A sequence of stages that trains within a memory budget, as one TorchSharp module to put in your own model.
 /// On its first training forward for an input shape it measures its stages (<see cref="Profiler"/>) and plans the
-/// fastest schedule for the budget (<see cref="Planner.Plan"/>, optimal by default); the plan is kept for that shape.
+/// fastest schedule for the budget (<see cref="Planner"/>, optimal by default); the plan is kept for that shape.
 /// Its forward runs the schedule's forward part, keeping only what the plan keeps, and returns an output that is part
 /// of your autograd graph; your own <c>loss.backward()</c> then runs the rest of the schedule (recomputations and
 /// per-stage backward) inside the backward of a custom autograd function. Gradients, of the input and of every

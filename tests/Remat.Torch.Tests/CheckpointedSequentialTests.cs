@@ -135,8 +135,8 @@ public class CheckpointedSequentialTests
         var module = new CheckpointedSequential(Models.Mlp(Widths), new PlanOptions { Strategy = "periodic" });
         var small = module.PlanFor(randn(4, Widths[0]));
         var large = module.PlanFor(randn(64, Widths[0]));
-        Assert.NotSame(small.Chain, large.Chain);
-        Assert.Equal(16 * small.Chain.InputBytes, large.Chain.InputBytes);
+        Assert.NotSame(small.Chain!, large.Chain!);
+        Assert.Equal(16 * small.Chain!.InputBytes, large.Chain!.InputBytes);
         Assert.Same(small, module.PlanFor(randn(4, Widths[0])));
     }
 

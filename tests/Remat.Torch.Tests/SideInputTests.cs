@@ -136,7 +136,7 @@ public class SideInputTests
         var plain = Step((h, t) => blocks.Aggregate(h, (acc, b) => b.forward(acc, t)));
         var module = new CheckpointedSequential<(Tensor, Tensor)>(blocks, new PlanOptions { Strategy = "periodic", Segments = 2 });
         AssertBitwise(plain, Step(module.forward), "rotary tables");
-        Assert.Equal(blocks.Length, module.LastPlan!.Chain.Length);
+        Assert.Equal(blocks.Length, module.LastPlan!.Chain!.Length);
     }
 
     [Fact]

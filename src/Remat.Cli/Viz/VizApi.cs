@@ -167,14 +167,13 @@ internal static class VizApi
             throw new UsageException($"timeLimitSeconds is {request.TimeLimitSeconds}; the page gives the solver 0 to 30 s.");
         long storeAll = GraphSimulator.Run(graph, graph.StoreAll()).PeakBytes;
         long budget = (long)(storeAll * request.BudgetFraction);
-        var result = new CpSat.GraphPlanner(budget, TimeSpan.FromSeconds(request.TimeLimitSeconds)).Plan(graph, aborted);
-        var trace = result.Trace;
+        var plan = Planner.Plan(graph, new PlanOptions { BudgetBytes = budget, TimeLimit = TimeSpan.FromSeconds(request.TimeLimitSeconds) }, aborted);
+        var trace = plan.Trace;
         var freed = trace.Schedule.Ops.Where(o => o.Kind == OpKind.Free).Select(o => o.Stage).ToHashSet();
         var nodes = Enumerable.Range(1, graph.Count).Select(v =>
             new NodeView(graph[v].Name, graph.Inputs(v), graph[v].OutputBytes, trace.ForwardsPerStage[v - 1], freed.Contains(v))).ToList();
         return new GraphResponse(request.Model, nodes, trace.Schedule.Ops.Select(o => new OpView(o.Kind.ToString(), o.Stage)).ToList(),
-            trace.MemoryAfter, trace.PeakDuring, budget, storeAll, trace.PeakBytes, trace.Time, graph.BaselineTime, result.Optimal,
-            double.IsNaN(result.Gap) ? null : result.Gap);
+            trace.MemoryAfter, trace.PeakDuring, budget, storeAll, trace.PeakBytes, trace.Time, graph.BaselineTime, plan.Gap == 0, plan.Gap);
     }
 
     /// <summary>
