@@ -7,7 +7,7 @@ public class ScheduleExecutorTests
 {
     private static readonly int[] Widths = [32, 64, 16, 48, 48, 8, 40, 24, 32];
 
-    public static TheoryData<string> Strategies => ["storeall", "periodic", "revolve1", "revolve3", "chen", "optimal", "rotor"];
+    public static TheoryData<string> Strategies => ["storeall", "periodic", "revolve1", "revolve3", "chen", "optimal", "selective"];
 
     private static IPlanner Planner(string name, Chain chain, Random rng)
     {
@@ -22,7 +22,7 @@ public class ScheduleExecutorTests
             "revolve3" => new Revolve(3),
             "chen" => new ChenGreedy(),
             "optimal" => new Optimal(budget),
-            _ => new Rotor(budget),
+            _ => new SelectiveRecompute(budget),
         };
     }
 

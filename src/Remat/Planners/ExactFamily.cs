@@ -1,7 +1,7 @@
 namespace Remat.Planners;
 
 /// <summary>
-/// The family of schedules of Remat's exact program: rotor's family (<see cref="RotorFamily"/>) with the move it
+/// The family of schedules of Remat's exact program: rotor's family (Beaumont et al. 2019; its program is the reference the tests and benchmarks hold this one to, tests/Reference) with the move it
 /// lacks, "consume a plain checkpoint with the last advance from it" (<c>Fn(s)</c>, the stages before the consumer's
 /// stop left to its caller), and with the way each interval holds its input made part of the state. An interval s..t
 /// (d_t held, or before the loss for the top interval s..L) holds x_{s-1} in one of two ways (<see cref="Holding"/>),

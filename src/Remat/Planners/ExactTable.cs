@@ -11,7 +11,7 @@ namespace Remat.Planners;
 /// interval holding its input in a record is the same interval with the input's memory given back: its row is the
 /// plain one read at m + a_{s-1}, where m is at least a_{s-1} (<see cref="Record"/>), so one row per interval is
 /// computed and kept.
-/// As in rotor's table (<see cref="RotorTable"/>), sizes stored are rounded up to whole slots and sizes freed down, so a
+/// As in rotor's table (tests/Reference/RotorTable.cs), sizes stored are rounded up to whole slots and sizes freed down, so a
 /// schedule the table finds feasible is feasible in exact bytes, and where every size is a whole number of slots the
 /// table is exact.
 /// <para>
