@@ -18,16 +18,16 @@ public sealed class Chain
         _stages = stages.ToArray();
         Name = name;
         InputBytes = inputBytes;
-        if (inputBytes < 0)
-            throw new ChainException($"input.bytes is {inputBytes}; a size must be 0 or more.");
-        if (_stages.Length == 0)
-            throw new ChainException("the chain has no stages; give at least one.");
         ValidateAll(inputBytes, _stages);
     }
 
-    /// <summary>Validates every stage and the sum of all sizes (shared with <see cref="Graph"/>).</summary>
+    /// <summary>Validates the input's size, every stage and the sum of all sizes (shared with <see cref="Graph"/>).</summary>
     internal static void ValidateAll(long inputBytes, IReadOnlyList<Stage> stages)
     {
+        if (inputBytes < 0)
+            throw new ChainException($"input.bytes is {inputBytes}; a size must be 0 or more.");
+        if (stages.Count == 0)
+            throw new ChainException("there are no stages; give at least one.");
         for (int k = 1; k <= stages.Count; k++)
             Validate(k, stages[k - 1]);
         Int128 total = inputBytes;

@@ -24,13 +24,9 @@ public sealed class Graph
         _inputs = inputs.Select(i => i.ToArray()).ToArray();
         Name = name;
         InputBytes = inputBytes;
-        if (inputBytes < 0)
-            throw new ChainException($"input.bytes is {inputBytes}; a size must be 0 or more.");
-        if (_nodes.Length == 0)
-            throw new ChainException("there are no stages; give at least one.");
+        Chain.ValidateAll(inputBytes, _nodes);
         if (_inputs.Length != _nodes.Length)
             throw new ChainException($"the graph has {_nodes.Length} stages and {_inputs.Length} lists of inputs; give one list per stage.");
-        Chain.ValidateAll(inputBytes, _nodes);
         var consumers = Enumerable.Range(0, _nodes.Length + 1).Select(_ => new List<int>()).ToArray();
         for (int v = 1; v <= _nodes.Length; v++)
         {
