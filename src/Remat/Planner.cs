@@ -20,7 +20,7 @@ public static class Planner
         var trace = Simulator.Run(chain, strategy.Create(chain, options, budget).Plan(chain));
         if (budget is { } b && trace.PeakBytes > b)
             throw OverBudget(chain, strategy.Name, trace.PeakBytes, b);
-        return new Plan(strategy.Name, Graph.FromChain(chain), chain, trace, budget);
+        return new Plan(strategy.Name, Simulator.GraphOf(chain), chain, trace, budget);
     }
 
     /// <summary>

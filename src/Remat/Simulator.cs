@@ -21,8 +21,11 @@ public static class Simulator
     {
         // Stages recorded partially run as the chain's stages with their partial records in place (docs/model.md).
         var runs = schedule.PartialRecords.Count == 0 ? chain : chain.WithPartialRecords(schedule.PartialRecords);
-        return GraphSimulator.Run(AsGraph.GetValue(runs, Graph.FromChain), schedule, complete);
+        return GraphSimulator.Run(GraphOf(runs), schedule, complete);
     }
+
+    /// <summary>The chain's graph, built once per chain.</summary>
+    internal static Graph GraphOf(Chain chain) => AsGraph.GetValue(chain, Graph.FromChain);
 
     // Chains are immutable: each one's graph is built once, as planners replay many schedules on one chain.
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Chain, Graph> AsGraph = [];
