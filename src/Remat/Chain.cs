@@ -64,17 +64,10 @@ public sealed class Chain
 
     /// <summary>
     /// The chain as it runs when the stages <paramref name="partial"/> are recorded partially: each of them with its
-    /// partial record's size, backward time and temporaries (docs/model.md, "Partial records").
+    /// partial record's size, backward time and temporaries (docs/model.md, "Partial records"; <see cref="Graph.WithPartialRecords"/>).
     /// </summary>
-    public Chain WithPartialRecords(IReadOnlyCollection<int> partial)
-    {
-        ArgumentNullException.ThrowIfNull(partial);
-        if (partial.Count == 0)
-            return this;
-        foreach (int k in partial.Where(k => k < 1 || k > Length))
-            throw new ChainException($"stage {k} is not a stage of this chain of {Length}.");
-        return new Chain(InputBytes, _stages.Select((s, i) => partial.Contains(i + 1) ? s.WithPartialRecord() : s), Name);
-    }
+    public Chain WithPartialRecords(IReadOnlyCollection<int> partial) =>
+        partial is { Count: 0 } ? this : Simulator.GraphOf(this).WithPartialRecords(partial).ToChain();
 
     /// <summary>The store-all time sum(f) + sum(b): the baseline of every overhead.</summary>
     public double BaselineTime => _stages.Sum(s => s.ForwardTime + s.BackwardTime);

@@ -79,6 +79,20 @@ public sealed class Graph
     /// <summary>True when node k reads x_{k-1} only, for every k: the graph is a chain.</summary>
     public bool IsChain => Enumerable.Range(1, Count).All(v => _inputs[v - 1] is [var u] && u == v - 1);
 
+    /// <summary>
+    /// The graph as it runs when the nodes <paramref name="partial"/> are recorded partially: each of them with its
+    /// partial record's size, backward time and temporaries (docs/model.md, "Partial records").
+    /// </summary>
+    public Graph WithPartialRecords(IReadOnlyCollection<int> partial)
+    {
+        ArgumentNullException.ThrowIfNull(partial);
+        if (partial.Count == 0)
+            return this;
+        foreach (int v in partial.Where(v => v < 1 || v > Count))
+            throw new ChainException($"stage {v} is not a stage of this model of {Count}.");
+        return new Graph(InputBytes, _nodes.Select((s, i) => partial.Contains(i + 1) ? s.WithPartialRecord() : s), _inputs, Name);
+    }
+
     /// <summary>Store-all for the graph: every node recorded in order, the loss, every backward in reverse order.</summary>
     public Schedule StoreAll() =>
         new("storeall", [.. Enumerable.Range(1, Count).Select(Op.Fe), Op.Loss, .. Enumerable.Range(1, Count).Reverse().Select(Op.B)]);

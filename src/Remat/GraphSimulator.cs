@@ -14,6 +14,8 @@ public static class GraphSimulator
     {
         ArgumentNullException.ThrowIfNull(graph);
         ArgumentNullException.ThrowIfNull(schedule);
+        // Nodes recorded partially run as the graph's nodes with their partial records in place (docs/model.md).
+        graph = graph.WithPartialRecords(schedule.PartialRecords);
         int n = schedule.Ops.Count, N = graph.Count;
         var memoryAfter = new long[n];
         var peakDuring = new long[n];

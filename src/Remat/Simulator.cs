@@ -19,9 +19,8 @@ public static class Simulator
     /// </summary>
     internal static Trace Run(Chain chain, Schedule schedule, bool complete)
     {
-        // Stages recorded partially run as the chain's stages with their partial records in place (docs/model.md).
-        var runs = schedule.PartialRecords.Count == 0 ? chain : chain.WithPartialRecords(schedule.PartialRecords);
-        return GraphSimulator.Run(GraphOf(runs), schedule, complete);
+        ArgumentNullException.ThrowIfNull(chain);
+        return GraphSimulator.Run(GraphOf(chain), schedule, complete);
     }
 
     /// <summary>The chain's graph, built once per chain.</summary>
