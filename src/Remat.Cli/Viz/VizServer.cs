@@ -29,6 +29,7 @@ internal sealed class VizServer : IAsyncDisposable
     /// <summary>Starts the server on <paramref name="port"/> (0: any free port).</summary>
     public static async Task<VizServer> StartAsync(int port, CancellationToken cancellation = default)
     {
+        CpSat.GraphPlanner.Register(); // the graph tab plans with optimal, which is CP-SAT's for graphs
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port));
