@@ -12,7 +12,8 @@ internal sealed class GraphSource
     public Option<string?> File { get; } = new("--graph")
     {
         Description = "Plan a graph: a graph file (a chain file whose stages list their inputs, docs/chain-format.md), " +
-                      "or 'unet' or 'resnet' for the synthetic layer-level graphs. Solved with CP-SAT (docs/planners.md).",
+                      "or 'unet' or 'resnet' for the synthetic layer-level graphs. Planned by --strategy: storeall, periodic, or optimal " +
+                      "(CP-SAT for a graph that is not a chain; docs/planners.md).",
     };
 
     public Option<double> TimeLimit { get; } = new("--time-limit")
@@ -30,29 +31,37 @@ internal sealed class GraphSource
         _ => ChainJson.LoadGraph(spec),
     };
 
-    /// <summary>Plans the graph of <paramref name="spec"/> within <paramref name="budget"/> and writes the summary or the plan JSON.</summary>
-    public int Plan(ParseResult parse, string spec, long? budget, bool json, bool ops, TextWriter output, CancellationToken cancellation)
+    /// <summary>
+    /// Plans the graph of <paramref name="spec"/> with <paramref name="strategy"/> (the registry's: optimal is CP-SAT's
+    /// for a graph that is not a chain) within <paramref name="budget"/>, and writes the summary or the plan JSON.
+    /// </summary>
+    public int Plan(ParseResult parse, string spec, string strategy, PlanOptions options, bool json, bool ops, TextWriter output, CancellationToken cancellation)
     {
         double seconds = parse.GetValue(TimeLimit);
         if (!(seconds > 0 && seconds <= 86_400))
             throw new UsageException($"--time-limit {seconds.ToString(CultureInfo.InvariantCulture)}: give the solver between 0 and 86400 seconds.");
         var graph = Build(spec);
-        if (budget is not { } b)
+        bool solver = strategy == "optimal" && !graph.IsChain;
+        if (solver && options.BudgetBytes is null)
             throw new UsageException(
                 $"--graph plans to a memory budget; give --budget (store-all peaks at {ByteSize.Format(GraphSimulator.Run(graph, graph.StoreAll()).PeakBytes)}).");
-        var plan = Planner.Plan(graph, new PlanOptions { BudgetBytes = b, TimeLimit = TimeSpan.FromSeconds(seconds) }, cancellation);
-        string proof = plan.Gap == 0 ? "optimal (proven)"
+        var plan = Planner.Plan(graph, options with { Strategy = strategy, TimeLimit = TimeSpan.FromSeconds(seconds) }, cancellation);
+        string? proof = !solver ? null
+            : plan.Gap == 0 ? "optimal (proven)"
             : plan.Remark is { } remark ? $"the best plan of the local models, block plans and segmentations ({remark})"
             : $"best found in {seconds.ToString(CultureInfo.InvariantCulture)} s, within {PlanReport.Percent(plan.Gap ?? 0)[1..]} of the optimum (proven)";
+        long? budget = Strategies.Get(strategy).TakesBudget ? options.BudgetBytes : null;
         output.Write(json
-            ? PlanReport.Json(w => PlanReport.Json(w, graph.Count, graph.BaselineTime, plan.Trace, b, extra =>
+            ? PlanReport.Json(w => PlanReport.Json(w, graph.Count, graph.BaselineTime, plan.Trace, budget, extra =>
             {
                 extra.WriteBoolean("graph", true);
+                if (!solver)
+                    return;
                 extra.WriteBoolean("optimal", plan.Gap == 0);
                 if (plan.Gap is { } gap) extra.WriteNumber("gap", gap); else extra.WriteNull("gap");
                 extra.WriteBoolean("tooLarge", plan.Remark == CpSat.GraphPlanner.TooLargeRemark);
             })) + Environment.NewLine
-            : PlanReport.Text(graph.Count, graph.BaselineTime, plan.Trace, b, ops, proof));
+            : PlanReport.Text(graph.Count, graph.BaselineTime, plan.Trace, options.BudgetBytes, ops, proof));
         return 0;
     }
 }

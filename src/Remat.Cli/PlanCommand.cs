@@ -27,11 +27,11 @@ internal static class PlanCommand
             {
                 if (parse.GetValue(source.File) is not null || parse.GetValue(source.Layers) is not null)
                     throw new UsageException("give either --graph or a chain (--chain, --layers), not both.");
-                if (name != "optimal" || parse.GetValue(html) is not null)
-                    throw new UsageException("--graph plans with the CP-SAT solver only: leave out --strategy and --html.");
+                if (parse.GetValue(html) is not null)
+                    throw new UsageException("--html reports a chain's plan; leave it out with --graph.");
                 try
                 {
-                    return graphs.Plan(parse, graph, budget, parse.GetValue(json), parse.GetValue(ops), output, cancellation);
+                    return graphs.Plan(parse, graph, name, strategies.For(name, parse, budget), parse.GetValue(json), parse.GetValue(ops), output, cancellation);
                 }
                 catch (OperationCanceledException)
                 {

@@ -111,6 +111,32 @@ public class CliTests
             File.Delete(path);
         }
     }
+
+    [Theory]
+    [InlineData("storeall")]
+    [InlineData("periodic")]
+    public void Plan_plans_a_graph_with_any_strategy_that_plans_graphs(string strategy)
+    {
+        var (code, json, err) = Run("plan", "--graph", "unet", "--strategy", strategy, "--json");
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(json);
+        var graph = GraphModels.UNet();
+        var ops = doc.RootElement.GetProperty("ops").EnumerateArray()
+            .Select(o => (o.GetProperty("op").GetString()!, o.TryGetProperty("stage", out var v) ? v.GetInt32() : 0)).ToArray();
+        var planned = Planner.Plan(graph, new PlanOptions { Strategy = strategy });
+        Assert.Equal(planned.Schedule.Ops.Select(o => (o.Kind.ToString(), o.Kind == OpKind.Loss ? 0 : o.Stage)), ops);
+        Assert.True(doc.RootElement.GetProperty("graph").GetBoolean());
+    }
+
+    [Fact]
+    public void Plan_refuses_a_chain_strategy_for_a_graph_naming_those_that_plan_it()
+    {
+        var (code, _, err) = Run("plan", "--graph", "unet", "--strategy", "revolve");
+        Assert.Equal(2, code);
+        Assert.Contains("revolve plans chains", err);
+        Assert.Contains("storeall, periodic, optimal", err);
+        Assert.DoesNotContain("   at ", err);
+    }
 }
 
 /// <summary>remat train profiles memory through the resident set: no other test may allocate meanwhile.</summary>
