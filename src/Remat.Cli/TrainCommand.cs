@@ -327,7 +327,7 @@ internal static class TrainCommand
             planned = Viz.TraceView.Of(run.Plan),
             measured = Viz.TraceView.Of(run.Measure!().Trace),
         }).ToList(),
-    }, new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web) { WriteIndented = true }) + Environment.NewLine;
+    }, Indented) + Environment.NewLine;
 
     private static void WriteFile(string path, string text)
     {
@@ -387,23 +387,18 @@ internal static class TrainCommand
         return sb.ToString();
     }
 
-    private static string Json(List<Result> results) => PlanReport.Json(w =>
+    private static string Json(List<Result> results) => System.Text.Json.JsonSerializer.Serialize(results.Select(r => new
     {
-        w.WriteStartArray();
-        foreach (var r in results)
-        {
-            w.WriteStartObject();
-            w.WriteString("strategy", r.Strategy);
-            w.WriteNumber("measuredPeakBytes", r.MeasuredPeakBytes);
-            w.WriteNumber("worstStepPeakBytes", r.WorstPeakBytes);
-            w.WriteNumber("plannedPeakBytes", r.PlannedPeakBytes);
-            w.WriteNumber("medianStepSeconds", r.MedianStepSeconds);
-            w.WriteNumber("spread", double.IsNaN(r.Spread) ? 0 : r.Spread);
-            if (double.IsNaN(r.Overhead)) w.WriteNull("overhead"); else w.WriteNumber("overhead", r.Overhead);
-            w.WriteBoolean("overheadWithinNoise", r.WithinNoise);
-            w.WriteNumber("finalLoss", r.FinalLoss);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-    }) + Environment.NewLine;
+        strategy = r.Strategy,
+        measuredPeakBytes = r.MeasuredPeakBytes,
+        worstStepPeakBytes = r.WorstPeakBytes,
+        plannedPeakBytes = r.PlannedPeakBytes,
+        medianStepSeconds = r.MedianStepSeconds,
+        spread = double.IsNaN(r.Spread) ? 0 : r.Spread,
+        overhead = double.IsNaN(r.Overhead) ? (double?)null : r.Overhead,
+        overheadWithinNoise = r.WithinNoise,
+        finalLoss = r.FinalLoss,
+    }), Indented) + Environment.NewLine;
+
+    private static readonly System.Text.Json.JsonSerializerOptions Indented = new(System.Text.Json.JsonSerializerDefaults.Web) { WriteIndented = true };
 }
