@@ -51,7 +51,7 @@ public static class Checkpoint
     /// recording and gives the inputs and the parameters the function uses the same gradients as a plain run.
     /// Non-tensor arguments go in by closure; a null input (PyTorch's <c>None</c>) reaches the function as null and gets
     /// no gradient, and a null output comes back null. With <paramref name="preserveRngState"/> the recomputation sees the
-    /// random state of the first run, so dropout draws the same mask (on CUDA, by reseeding: docs/torchsharp.md).
+    /// random state of the first run, so dropout draws the same mask (on CUDA, the generator's exact state: docs/torchsharp.md).
     /// Under no-grad it simply runs the function. The running statistics of the normalisation layers (BatchNorm) that
     /// the function reaches are updated by the first run only, as in a plain step: the layers of the module whose
     /// method it is, or of the modules a lambda captured (<see cref="ReachedModules"/>, docs/torchsharp.md).
