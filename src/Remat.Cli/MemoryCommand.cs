@@ -11,15 +11,7 @@ internal static class MemoryCommand
 {
     public static Command Create(TextWriter output)
     {
-        var preset = new Option<string?>("--preset") { Description = "A named model: " + string.Join(", ", TransformerPreset.All.Select(p => p.Name)) + "." };
-        var shapeFile = new Option<string?>("--shape") { Description = "A JSON file with layers, hidden, heads, vocab and optionally ffn, kvHeads, gatedMlp, biases, tiedEmbeddings." };
-        var layers = Options.Count("--layers", "L, the number of layers.", 1);
-        var hidden = Options.Count("--hidden", "h, the hidden size.", 1);
-        var heads = Options.Count("--heads", "a, the attention heads.", 1);
-        var ffn = Options.Count("--ffn", "f, the MLP's inner size (default 4h).", 1);
-        var vocab = Options.Count("--vocab", "v, the vocabulary (default 51200).", 1);
-        var kvHeads = Options.Count("--kv-heads", "Key/value heads (grouped-query attention; default: heads).", 1);
-        var gated = new Option<bool>("--gated") { Description = "A SwiGLU MLP (gate, up and down projections)." };
+        var model = new TransformerSource();
         var seq = Options.Count("--seq", "s, the sequence length (default: the preset's, else 2048).", 1);
         var micro = Options.Count("--micro-batch", "b, the micro-batch (default 1).", 1);
         var microBatches = Options.Count("--micro-batches", "The micro-batches of a step (default: at least --pp); 1F1B holds min(p, this) in flight.", 1);
@@ -44,25 +36,12 @@ internal static class MemoryCommand
         kernels.AcceptOnlyFromAmong("unfused", "fused");
         var json = new Option<bool>("--json") { Description = "Print the estimate as JSON." };
         var command = new Command("memory", "Training memory of a transformer per GPU: activations by tensor, model states, and the fit.");
-        foreach (var o in new Option[] { preset, shapeFile, layers, hidden, heads, ffn, vocab, kvHeads, gated, seq, micro, microBatches, tp, pp, sp, interleave, dp, zero,
-                     recompute, recomputeLayers, flash, dropout, bytes, gpu, gpuModel, kernels, recommend, json })
+        foreach (var o in model.All.Concat([seq, micro, microBatches, tp, pp, sp, interleave, dp, zero,
+                     recompute, recomputeLayers, flash, dropout, bytes, gpu, gpuModel, kernels, recommend, json]))
             command.Options.Add(o);
         command.SetAction(parse =>
         {
-            var named = parse.GetValue(preset) is { } n
-                ? TransformerPreset.Find(n) ?? throw new UsageException($"--preset: unknown model '{n}'; the presets are {string.Join(", ", TransformerPreset.All.Select(p => p.Name))}.")
-                : null;
-            var baseShape = named?.Shape ?? (parse.GetValue(shapeFile) is { } file ? ShapeFile(file) : null);
-            var shape = new TransformerShape(
-                parse.GetValue(layers) ?? baseShape?.Layers ?? throw Missing("--layers"),
-                parse.GetValue(hidden) ?? baseShape?.Hidden ?? throw Missing("--hidden"),
-                parse.GetValue(heads) ?? baseShape?.Heads ?? throw Missing("--heads"),
-                parse.GetValue(vocab) ?? baseShape?.Vocab ?? 51200,
-                parse.GetValue(ffn) ?? baseShape?.Ffn,
-                parse.GetValue(kvHeads) ?? baseShape?.KvHeads,
-                parse.GetValue(gated) || (baseShape?.GatedMlp ?? false),
-                baseShape?.Biases ?? true,
-                baseShape?.TiedEmbeddings ?? true);
+            var (named, shape) = model.Build(parse);
             var activations = new ActivationSetup(
                 parse.GetValue(seq) ?? named?.Sequence ?? 2048,
                 parse.GetValue(micro) ?? 1,
@@ -101,30 +80,6 @@ internal static class MemoryCommand
             return 0;
         });
         return command;
-    }
-
-    private static UsageException Missing(string option) =>
-        new($"give a model: --preset NAME, --shape FILE, or {option} with --layers, --hidden and --heads.");
-
-    private static TransformerShape ShapeFile(string path)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllText(path));
-            var r = doc.RootElement;
-            if (r.ValueKind != JsonValueKind.Object)
-                throw new UsageException($"{path}: the shape must be a JSON object with layers, hidden, heads and vocab.");
-            int Int(string name) => r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) ? i
-                : throw new UsageException($"{path}: '{name}' must be a whole number.");
-            int? OptionalInt(string name) => r.TryGetProperty(name, out _) ? Int(name) : null;
-            bool Flag(string name, bool fallback) => r.TryGetProperty(name, out var v) ? v.ValueKind == JsonValueKind.True : fallback;
-            return new TransformerShape(Int("layers"), Int("hidden"), Int("heads"), OptionalInt("vocab") ?? 51200, OptionalInt("ffn"),
-                OptionalInt("kvHeads"), Flag("gatedMlp", false), Flag("biases", true), Flag("tiedEmbeddings", true));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or ArgumentException or NotSupportedException)
-        {
-            throw new UsageException($"cannot read the shape file '{path}': {e.Message}");
-        }
     }
 
     /// <summary>The GPU and attention kernels the time is predicted for (<see cref="StepTime"/>).</summary>
