@@ -80,6 +80,49 @@ public sealed class PackageTests(ITestOutputHelper output, PackageTests.Packed p
         Assert.Contains("cpsat", text);
     }
 
+    /// <summary>
+    /// A library user plans a graph through the one call: Remat.CpSat's package gives the registry's optimal strategy its
+    /// solver, and OR-Tools' native library must load from the consumer's build output.
+    /// </summary>
+    [Fact]
+    public void A_new_console_project_plans_a_graph_with_the_Remat_CpSat_package()
+    {
+        string project = Path.Combine(_work, "Graphs");
+        Directory.CreateDirectory(project);
+        File.WriteAllText(Path.Combine(project, "Graphs.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <Nullable>enable</Nullable>
+                <ImplicitUsings>enable</ImplicitUsings>
+              </PropertyGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(project, "Program.cs"), """
+            using Remat;
+
+            Remat.CpSat.GraphPlanner.Register();
+            var graph = GraphModels.UNet(2);
+            long storeAll = GraphSimulator.Run(graph, graph.StoreAll()).PeakBytes;
+            var plan = Planner.Plan(graph, new PlanOptions { BudgetBytes = storeAll * 7 / 10, TimeLimit = TimeSpan.FromSeconds(20) });
+            Console.WriteLine($"within the budget: {plan.PeakBytes <= storeAll * 7 / 10}, a graph plan: {plan.Chain is null}");
+            try
+            {
+                Planner.Plan(graph, new PlanOptions { Strategy = "revolve" });
+            }
+            catch (RematException e)
+            {
+                Console.WriteLine($"refused: {e.Message}");
+            }
+            """);
+        Run("dotnet", $"add package Remat.CpSat --version {Version} --source {packed.Feed}", project);
+        var (code, text) = Run("dotnet", "run -c Release", project, check: false);
+        Assert.True(code == 0, $"the graph consumer failed (exit {code}):\n{text}");
+        Assert.Contains("within the budget: True, a graph plan: True", text);
+        Assert.Contains("refused: revolve plans chains", text);
+    }
+
     /// <summary>Packs Remat, Remat.Torch, Remat.CpSat and the tool into a folder, building in a folder of its own.</summary>
     private static string PackAll(string temp)
     {
