@@ -58,6 +58,21 @@ internal static class Models
                 $"{what(i)}: {actual[i].str()} against {expected[i].str()}");
     }
 
+    /// <summary>
+    /// Asserts that each tensor has the shape of its expected one and values within <paramref name="tolerance"/> of its
+    /// largest magnitude: for sums whose terms are added in another order (float addition is not associative).
+    /// </summary>
+    public static void AssertClose(Tensor[] expected, Tensor[] actual, double tolerance, Func<int, string> what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double scale = expected[i].abs().max().item<float>(), difference = (expected[i] - actual[i]).abs().max().item<float>();
+            Assert.True(expected[i].shape.SequenceEqual(actual[i].shape) && difference <= tolerance * scale,
+                $"{what(i)}: differs by {difference}, over {tolerance} of its largest magnitude {scale}");
+        }
+    }
+
     /// <summary>The plain training step: forward through every stage, loss, backward.</summary>
     public static float PlainStep(IEnumerable<nn.Module<Tensor, Tensor>> stages, Tensor input)
     {
