@@ -26,8 +26,8 @@ public static class Planner
     /// <summary>
     /// Plans <paramref name="graph"/> as <see cref="Plan(Chain, PlanOptions?)"/> plans a chain. A graph that is a chain is
     /// planned as its chain, by the chain's strategies; another is planned by a strategy that plans graphs (see
-    /// <see cref="Strategies"/>), and any other strategy is refused with a <see cref="RematException"/> that names those
-    /// that do. <paramref name="cancellation"/> stops a solver; it throws <see cref="OperationCanceledException"/>.
+    /// <see cref="Strategies"/>), and any other strategy is refused with a <see cref="StrategyRefusedException"/> that names
+    /// those that do. <paramref name="cancellation"/> stops a solver; it throws <see cref="OperationCanceledException"/>.
     /// </summary>
     public static Plan Plan(Graph graph, PlanOptions? options = null, CancellationToken cancellation = default)
     {
@@ -37,9 +37,12 @@ public static class Planner
             return Plan(graph.ToChain(), options);
         var strategy = Strategies.Get(options.Strategy);
         if (strategy.PlanGraph is not { } planGraph)
-            throw new RematException($"{strategy.Name} plans chains, and this graph is not one; the strategies that plan it are " +
-                                     $"{string.Join(", ", Strategies.All.Where(s => s.PlanGraph is not null).Select(s => s.Name))}" +
-                                     (strategy.Name == "optimal" ? " (optimal too, with Remat.CpSat's solver: call Remat.CpSat.GraphPlanner.Register() once)." : "."));
+        {
+            string[] planning = [.. Strategies.All.Where(s => s.PlanGraph is not null).Select(s => s.Name)];
+            throw new StrategyRefusedException(strategy.Name, planning,
+                $"{strategy.Name} plans chains, and this graph is not one; the strategies that plan it are {string.Join(", ", planning)}" +
+                (strategy.Name == "optimal" ? " (optimal too, with Remat.CpSat's solver: call Remat.CpSat.GraphPlanner.Register() once)." : "."));
+        }
         long? budget = Budget(() => GraphSimulator.Run(graph, graph.StoreAll()).PeakBytes, options);
         var solution = planGraph(graph, options, budget, cancellation);
         var trace = GraphSimulator.Run(graph, solution.Schedule);

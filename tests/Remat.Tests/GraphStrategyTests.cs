@@ -42,9 +42,10 @@ public class GraphStrategyTests
     [Fact]
     public void A_chain_strategy_asked_for_a_graph_is_refused_naming_the_strategies_that_plan_it()
     {
-        var e = Assert.Throws<RematException>(() => Planner.Plan(GraphModels.UNet(2), new PlanOptions { Strategy = "revolve" }));
+        var e = Assert.Throws<StrategyRefusedException>(() => Planner.Plan(GraphModels.UNet(2), new PlanOptions { Strategy = "revolve" }));
         Assert.Contains("revolve plans chains", e.Message);
-        Assert.Contains("storeall, periodic", e.Message);
+        Assert.Equal("revolve", e.Strategy);
+        Assert.Equal(["storeall", "periodic"], e.Strategies.Take(2));
     }
 
     [Fact]
