@@ -42,18 +42,7 @@ public sealed class PackageTests(ITestOutputHelper output, PackageTests.Packed p
     [InlineData("libtorch-cpu", "2.10.0")]
     public void A_new_console_project_trains_with_the_Remat_Torch_package(string runtime, string runtimeVersion)
     {
-        string project = Path.Combine(_work, "FirstHour");
-        Directory.CreateDirectory(project);
-        File.WriteAllText(Path.Combine(project, "FirstHour.csproj"), $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>net10.0</TargetFramework>
-                <Nullable>enable</Nullable>
-                <ImplicitUsings>enable</ImplicitUsings>
-              </PropertyGroup>
-            </Project>
-            """);
+        string project = NewConsole("FirstHour");
         File.Copy(Path.Combine(AppContext.BaseDirectory, "Consumer", "Program.cs"), Path.Combine(project, "Program.cs"));
         Run("dotnet", $"add package Remat.Torch --version {Version} --source {packed.Feed}", project);
         Run("dotnet", $"add package {runtime} --version {runtimeVersion}", project);
@@ -87,18 +76,7 @@ public sealed class PackageTests(ITestOutputHelper output, PackageTests.Packed p
     [Fact]
     public void A_new_console_project_plans_a_graph_with_the_Remat_CpSat_package()
     {
-        string project = Path.Combine(_work, "Graphs");
-        Directory.CreateDirectory(project);
-        File.WriteAllText(Path.Combine(project, "Graphs.csproj"), $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>net10.0</TargetFramework>
-                <Nullable>enable</Nullable>
-                <ImplicitUsings>enable</ImplicitUsings>
-              </PropertyGroup>
-            </Project>
-            """);
+        string project = NewConsole("Graphs");
         File.WriteAllText(Path.Combine(project, "Program.cs"), """
             using Remat;
 
@@ -121,6 +99,24 @@ public sealed class PackageTests(ITestOutputHelper output, PackageTests.Packed p
         Assert.True(code == 0, $"the graph consumer failed (exit {code}):\n{text}");
         Assert.Contains("within the budget: True, a graph plan: True", text);
         Assert.Contains("refused: revolve plans chains", text);
+    }
+
+    /// <summary>A new console project called <paramref name="name"/> in the work folder, as <c>dotnet new console</c> makes one.</summary>
+    private string NewConsole(string name)
+    {
+        string project = Path.Combine(_work, name);
+        Directory.CreateDirectory(project);
+        File.WriteAllText(Path.Combine(project, name + ".csproj"), """
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <Nullable>enable</Nullable>
+                <ImplicitUsings>enable</ImplicitUsings>
+              </PropertyGroup>
+            </Project>
+            """);
+        return project;
     }
 
     /// <summary>Packs Remat, Remat.Torch, Remat.CpSat and the tool into a folder, building in a folder of its own.</summary>
