@@ -211,6 +211,18 @@ public class PageTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
         await page.SelectOptionAsync("#graph-model", "resnet");
         await page.WaitForFunctionAsync("() => document.querySelectorAll('#graph-drawing circle').length === 152", null, new PageWaitForFunctionOptions { Timeout = 60_000 });
         Assert.Contains("resnet, 152 nodes", await page.InnerTextAsync("#graph-status"));
+
+        // Periodic segments take no budget: the page shows their plan and where its peak lies against the budget.
+        await page.SelectOptionAsync("#graph-strategy", "periodic");
+        await page.WaitForFunctionAsync("() => document.querySelector('#graph-status').textContent.includes('periodic')", null, new PageWaitForFunctionOptions { Timeout = 60_000 });
+        using var periodic = await http.PostAsJsonAsync("api/graph", new { model = "resnet", budgetFraction = 0.5, timeLimitSeconds = 1, strategy = "periodic" });
+        periodic.EnsureSuccessStatusCode();
+        using var planned = JsonDocument.Parse(await periodic.Content.ReadAsStringAsync());
+        var resnet = GraphModels.ResNet();
+        Assert.Equal(Planner.Plan(resnet, new PlanOptions { Strategy = "periodic" }).PeakBytes, planned.RootElement.GetProperty("peakBytes").GetInt64());
+        Assert.Equal("periodic", planned.RootElement.GetProperty("strategy").GetString());
+        using var refused = await http.PostAsJsonAsync("api/graph", new { model = "unet", strategy = "revolve" });
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, refused.StatusCode);
         Assert.Empty(errors);
     }
 

@@ -51,14 +51,14 @@ internal sealed record ConceptResponse(
     IReadOnlyList<ScalingPoint> Scaling, double ForwardShare, double SqrtOverhead, int SqrtSegments, string Transformer, IReadOnlyList<RecomputePoint> Recompute);
 
 /// <summary>A graph to plan: a synthetic model (unet or resnet) and the budget as a share of store-all's peak.</summary>
-internal sealed record GraphRequest(string Model = "unet", double BudgetFraction = 0.75, double TimeLimitSeconds = 5);
+internal sealed record GraphRequest(string Model = "unet", double BudgetFraction = 0.75, double TimeLimitSeconds = 5, string Strategy = "optimal");
 
 /// <summary>A node of a planned graph: its name, inputs and output, how often the plan runs its forward, and whether an early Free drops its output.</summary>
 internal sealed record NodeView(string Name, IReadOnlyList<int> Inputs, long OutputBytes, int Forwards, bool Freed);
 
 /// <summary>A graph's CP-SAT plan as the page draws it.</summary>
 internal sealed record GraphResponse(
-    string Model, IReadOnlyList<NodeView> Nodes, IReadOnlyList<OpView> Ops, IReadOnlyList<long> MemoryAfter, IReadOnlyList<long> PeakDuring,
+    string Model, string Strategy, IReadOnlyList<NodeView> Nodes, IReadOnlyList<OpView> Ops, IReadOnlyList<long> MemoryAfter, IReadOnlyList<long> PeakDuring,
     long BudgetBytes, long StoreAllPeakBytes, long PeakBytes, double Time, double BaselineTime, bool Optimal, double? Gap);
 
 /// <summary>The requests of the page's JSON API, answered by the core planners and simulator.</summary>
@@ -149,8 +149,9 @@ internal static class VizApi
     }
 
     /// <summary>
-    /// Plans a synthetic graph (<see cref="GraphModels"/>) with CP-SAT at a share of store-all's peak, within a time
-    /// limit of at most 30 s, and describes each node: how often it is forwarded and whether its output is freed early.
+    /// Plans a synthetic graph (<see cref="GraphModels"/>) with a strategy that plans graphs: optimal (CP-SAT) at a share of
+    /// store-all's peak, within a time limit of at most 30 s, or store-all or periodic segments (which take no budget), and
+    /// describes each node: how often it is forwarded and whether its output is freed early.
     /// The solver stops when <paramref name="aborted"/> is cancelled (the page went away).
     /// </summary>
     public static GraphResponse Graph(GraphRequest request, CancellationToken aborted = default)
@@ -165,14 +166,21 @@ internal static class VizApi
             throw new UsageException($"budgetFraction is {request.BudgetFraction}; give a share of store-all's peak in (0, 1].");
         if (!(request.TimeLimitSeconds is > 0 and <= 30))
             throw new UsageException($"timeLimitSeconds is {request.TimeLimitSeconds}; the page gives the solver 0 to 30 s.");
+        var strategy = Strategies.Get(request.Strategy);
+        if (strategy.PlanGraph is null)
+            throw new UsageException($"strategy is '{request.Strategy}'; the page plans graphs with {string.Join(", ", Strategies.All.Where(s => s.PlanGraph is not null).Select(s => s.Name))}.");
         long storeAll = GraphSimulator.Run(graph, graph.StoreAll()).PeakBytes;
         long budget = (long)(storeAll * request.BudgetFraction);
-        var plan = Planner.Plan(graph, new PlanOptions { BudgetBytes = budget, TimeLimit = TimeSpan.FromSeconds(request.TimeLimitSeconds) }, aborted);
+        // A strategy that takes no budget plans without it, so the page shows where its peak lies against the budget.
+        var plan = Planner.Plan(graph, new PlanOptions
+        {
+            Strategy = strategy.Name, BudgetBytes = strategy.TakesBudget ? budget : null, TimeLimit = TimeSpan.FromSeconds(request.TimeLimitSeconds),
+        }, aborted);
         var trace = plan.Trace;
         var freed = trace.Schedule.Ops.Where(o => o.Kind == OpKind.Free).Select(o => o.Stage).ToHashSet();
         var nodes = Enumerable.Range(1, graph.Count).Select(v =>
             new NodeView(graph[v].Name, graph.Inputs(v), graph[v].OutputBytes, trace.ForwardsPerStage[v - 1], freed.Contains(v))).ToList();
-        return new GraphResponse(request.Model, nodes, trace.Schedule.Ops.Select(o => new OpView(o.Kind.ToString(), o.Stage)).ToList(),
+        return new GraphResponse(request.Model, strategy.Name, nodes, trace.Schedule.Ops.Select(o => new OpView(o.Kind.ToString(), o.Stage)).ToList(),
             trace.MemoryAfter, trace.PeakDuring, budget, storeAll, trace.PeakBytes, trace.Time, graph.BaselineTime, plan.Gap == 0, plan.Gap);
     }
 

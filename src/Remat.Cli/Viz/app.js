@@ -430,22 +430,25 @@ async function showTransformer() {
   await Promise.all([refreshCalculator('a'), refreshCalculator('b')]);
 }
 
-// The graph tab: a synthetic graph planned by CP-SAT (/api/graph), its nodes and skips, and its memory over the step.
+// The graph tab: a synthetic graph planned by a graph strategy (/api/graph; optimal is CP-SAT), its nodes and skips, and
+// its memory over the step.
 async function showGraph() {
   const status = $('graph-status');
-  status.textContent = 'Planning with CP-SAT...';
+  const strategy = $('graph-strategy').value;
+  status.textContent = strategy === 'optimal' ? 'Planning with CP-SAT...' : 'Planning...';
   let g;
   try {
-    g = await api('/api/graph', { model: $('graph-model').value, budgetFraction: +$('graph-budget').value / 100, timeLimitSeconds: +$('graph-seconds').value });
+    g = await api('/api/graph', { model: $('graph-model').value, budgetFraction: +$('graph-budget').value / 100, timeLimitSeconds: +$('graph-seconds').value, strategy });
   } catch (e) {
     status.textContent = e.error || String(e);
     return;
   }
   const recomputed = g.nodes.filter(n => n.forwards > 1).length, freed = g.nodes.filter(n => n.freed).length;
-  const proof = g.optimal ? 'proven optimal' : g.gap === null ? 'the starting plan (nothing proven in time)' : 'within ' + (g.gap * 100).toFixed(1) + '% of the optimum (proven)';
-  status.textContent = `${g.model}, ${g.nodes.length} nodes: peak ${fmtBytes(g.peakBytes)} of a ${fmtBytes(g.budgetBytes)} budget ` +
+  const proof = g.strategy !== 'optimal' ? '' : '; ' + (g.optimal ? 'proven optimal' : g.gap === null ? 'the starting plan (nothing proven in time)' : 'within ' + (g.gap * 100).toFixed(1) + '% of the optimum (proven)');
+  const against = g.peakBytes <= g.budgetBytes ? `of a ${fmtBytes(g.budgetBytes)} budget` : `over the ${fmtBytes(g.budgetBytes)} budget`;
+  status.textContent = `${g.model}, ${g.nodes.length} nodes, ${g.strategy}: peak ${fmtBytes(g.peakBytes)} ${against} ` +
     `(store-all ${fmtBytes(g.storeAllPeakBytes)}), ${((g.time / g.baselineTime - 1) * 100).toFixed(1)}% extra time, ` +
-    `${recomputed} nodes recomputed, ${freed} outputs freed early; ${proof}.`;
+    `${recomputed} nodes recomputed, ${freed} outputs freed early${proof}.`;
   drawGraph(g);
   chart('graph-memory', {
     type: 'line',
@@ -508,7 +511,7 @@ function wire() {
   $('tab-transformer').addEventListener('click', () => selectTab('transformer'));
   $('tab-graph').addEventListener('click', () => selectTab('graph'));
   $('graph-budget').addEventListener('input', () => { $('graph-budget-value').textContent = $('graph-budget').value + '%'; });
-  for (const id of ['graph-model', 'graph-budget', 'graph-seconds']) $(id).addEventListener('change', showGraph);
+  for (const id of ['graph-model', 'graph-strategy', 'graph-budget', 'graph-seconds']) $(id).addEventListener('change', showGraph);
   document.addEventListener('keydown', e => {
     if (e.target.tagName === 'INPUT' || e.target.tagName === 'SELECT') return;
     if (e.key === ' ') { e.preventDefault(); play(); }
