@@ -13,6 +13,7 @@ namespace Remat.Torch;
 internal sealed class BudgetedSequence
 {
     private readonly nn.Module<Tensor, Tensor>[] _stages;
+    private readonly (Graph Graph, Func<Tensor[], Tensor>[] Nodes) _run; // the stages as a run takes them, made once
     private readonly SideInputs _side = new();
     private readonly Dictionary<string, Chain> _chains = [];
     private readonly Dictionary<string, Plan> _plans = [];
@@ -31,6 +32,7 @@ internal sealed class BudgetedSequence
             throw new ArgumentException("a checkpointed sequence needs at least one stage.");
         _ = Strategies.Get(options.Strategy); // an unknown strategy fails here, not at the first step
         _stages = [.. Enumerable.Range(0, count).Select(i => stage(i, _side))];
+        _run = ScheduleRun.OfChain(_stages);
         _options = options;
         _name = name;
     }
@@ -101,7 +103,7 @@ internal sealed class BudgetedSequence
         }
         var plan = PlanFor(input, side);
         LastPlan = plan;
-        return ScheduleFunction.Run(_stages, plan.Schedule, input, side, _side);
+        return ScheduleFunction.Run(_stages, _run, plan.Schedule, input, side, _side);
     }
 
     private static string Key(Tensor input, Tensor?[] side) =>

@@ -3,13 +3,14 @@ using static TorchSharp.torch;
 namespace Remat.Torch;
 
 /// <summary>
-/// Runs one training step of a model given as a graph of nodes by a graph schedule of the core
-/// (<see cref="Graph"/>, docs/model.md "Graphs"), op by op: <c>Fck</c>/<c>Fn</c> run a node under no-grad,
-/// <c>Fe</c> records it on detached inputs (partially, for the nodes the schedule names), <c>B(v)</c> back-propagates the record with <c>d_v</c> and adds each
-/// input's gradient to <c>d_u</c>, and every tensor an operation frees is disposed at once. Parameter gradients
-/// accumulate into <c>.grad</c> as in a plain step, and the input's gradient flows on when it requires grad. A node run
-/// a second time replays the random state of its first run (dropout draws the same mask; <see cref="RandomStates"/>), and leaves the
-/// running statistics of the normalisation layers its function reaches as it found them (<see cref="RunningStatistics"/>).
+/// Runs one training step of a model given as a graph of nodes by a graph schedule of the core (<see cref="Graph"/>,
+/// docs/model.md "Graphs"), op by op: <c>Fck</c>/<c>Fn</c> run a node under no-grad, <c>Fe</c> records it on detached
+/// inputs (partially, for the nodes the schedule names), <c>B(v)</c> back-propagates the record with <c>d_v</c> and
+/// adds each input's gradient to <c>d_u</c>, and every tensor an operation frees is disposed at once. Parameter
+/// gradients accumulate into <c>.grad</c> as in a plain step, and the input's gradient flows on when it requires grad.
+/// A node run a second time replays the random state of its first run (dropout draws the same mask;
+/// <see cref="RandomStates"/>), and leaves the running statistics of the normalisation layers its function reaches as
+/// it found them (<see cref="RunningStatistics"/>).
 /// </summary>
 public sealed class GraphExecutor
 {

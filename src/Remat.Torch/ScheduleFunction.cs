@@ -11,23 +11,25 @@ namespace Remat.Torch;
 internal sealed class ScheduleFunction : autograd.MultiTensorFunction<ScheduleFunction>
 {
     /// <summary>
-    /// Runs the forward part of <paramref name="schedule"/> on <paramref name="stages"/>, whose blocks read
-    /// <paramref name="reader"/>'s values, with <paramref name="side"/> as the side inputs; returns <c>x_L</c>.
+    /// Runs the forward part of <paramref name="schedule"/> on <paramref name="stages"/> (as <paramref name="chain"/>, the
+    /// graph and functions a run takes: <see cref="ScheduleRun.OfChain"/>), whose blocks read <paramref name="reader"/>'s
+    /// values, with <paramref name="side"/> as the side inputs; returns <c>x_L</c>.
     /// </summary>
-    public static Tensor Run(nn.Module<Tensor, Tensor>[] stages, Schedule schedule, Tensor input, Tensor?[] side, SideInputs reader)
+    public static Tensor Run(nn.Module<Tensor, Tensor>[] stages, (Graph Graph, Func<Tensor[], Tensor>[] Nodes) chain, Schedule schedule, Tensor input,
+        Tensor?[] side, SideInputs reader)
     {
         // The sentinel requires grad, so the backward runs even when the input does not (a frozen embedding in front).
         var sentinel = new Sentinel(input.device);
         var places = Enumerable.Range(0, side.Length).Where(i => side[i] is not null).ToArray();
-        object[] vars = [new State(stages, schedule, input.device, sentinel, reader, places, side.Length), input, .. places.Select(i => side[i]!), sentinel.Input];
+        object[] vars = [new State(stages, chain, schedule, input.device, sentinel, reader, places, side.Length), input, .. places.Select(i => side[i]!), sentinel.Input];
         return apply(vars)[0];
     }
 
     /// <summary>The stages and schedule, the random states and running statistics of the stages' first runs, and the run between forward and backward.</summary>
-    private sealed class State(nn.Module<Tensor, Tensor>[] stages, Schedule schedule, Device device, Sentinel sentinel, SideInputs reader, int[] places, int sides)
+    private sealed class State(nn.Module<Tensor, Tensor>[] stages, (Graph Graph, Func<Tensor[], Tensor>[] Nodes) chain, Schedule schedule, Device device, Sentinel sentinel, SideInputs reader, int[] places, int sides)
     {
         /// <summary>The chain as the graph its run follows, and its stages as the graph's functions.</summary>
-        public (Graph Graph, Func<Tensor[], Tensor>[] Nodes) Chain { get; } = ScheduleRun.OfChain(stages);
+        public (Graph Graph, Func<Tensor[], Tensor>[] Nodes) Chain { get; } = chain;
 
         public Schedule Schedule { get; } = schedule;
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -39,8 +40,7 @@ internal sealed class ScheduleRun : IDisposable
     public ScheduleRun(Graph graph, Func<Tensor[], Tensor>[] nodes, Schedule schedule, Tensor input, RandomStates random,
         RunningStatistics statistics, OpRecorder? recorder = null)
     {
-        // The graph gives the shape only, so the check leaves out the partial records: they change sizes, not validity.
-        GraphSimulator.Run(graph, schedule.PartialRecords.Count == 0 ? schedule : new Schedule(schedule.Strategy, schedule.Ops));
+        Check(graph, schedule);
         _graph = graph;
         _nodes = nodes;
         _schedule = schedule;
@@ -57,6 +57,19 @@ internal sealed class ScheduleRun : IDisposable
     }
 
     private int N => _graph.Count;
+
+    // The graph each schedule was last checked on: a training loop runs the same schedule on the same graph every step.
+    private static readonly ConditionalWeakTable<Schedule, Graph> Checked = [];
+
+    /// <summary>Replays <paramref name="schedule"/> in the graph simulator once per graph it runs on; an invalid one throws.</summary>
+    private static void Check(Graph graph, Schedule schedule)
+    {
+        if (Checked.TryGetValue(schedule, out var last) && ReferenceEquals(last, graph))
+            return;
+        // The graph gives the shape only, so the check leaves out the partial records: they change sizes, not validity.
+        GraphSimulator.Run(graph, schedule.PartialRecords.Count == 0 ? schedule : new Schedule(schedule.Strategy, schedule.Ops));
+        Checked.AddOrUpdate(schedule, graph);
+    }
 
     /// <summary>A chain of modules as a run takes it: the graph whose node k reads x_{k-1}, and the stages' forwards.</summary>
     public static (Graph Graph, Func<Tensor[], Tensor>[] Nodes) OfChain(IReadOnlyList<nn.Module<Tensor, Tensor>> stages) =>
