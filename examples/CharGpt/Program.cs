@@ -14,15 +14,8 @@ const int Layers = 6, Hidden = 64, Heads = 4, Context = 32, Batch = 16;
 var (text, vocabulary, tokens) = CharTraining.Corpus();
 Console.WriteLine($"{text.Length} characters of docs, {vocabulary.Length} distinct; {Layers} blocks of width {Hidden}, context {Context}, batch {Batch}");
 
-CharGpt Build(bool checkpointed)
-{
-    random.manual_seed(1);
-    return new CharGpt(vocabulary.Length, Layers, Hidden, Heads, Context, checkpointed);
-}
-var plain = Build(checkpointed: false);
-var remat = Build(checkpointed: true);
-var plainOptimizer = optim.AdamW(plain.parameters(), 3e-3);
-var rematOptimizer = optim.AdamW(remat.parameters(), 3e-3);
+var (plain, remat, plainOptimizer, rematOptimizer) =
+    CharTraining.Pair(checkpointed => new CharGpt(vocabulary.Length, Layers, Hidden, Heads, Context, checkpointed));
 
 var batches = new Random(7);
 long plainPeak = 0, rematPeak = 0;

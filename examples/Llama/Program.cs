@@ -17,17 +17,12 @@ var (text, vocabulary, tokens) = CharTraining.Corpus();
 Console.WriteLine($"{text.Length} characters of docs, {vocabulary.Length} distinct; {Layers} Llama blocks of width {Hidden} " +
                   $"({Heads} heads, {KvHeads} key/value heads), context {Context}, batch {Batch}, {dtype}");
 
-CharLlama Build(bool checkpointed)
+var (plain, remat, plainOptimizer, rematOptimizer) = CharTraining.Pair(checkpointed =>
 {
-    random.manual_seed(1);
     var model = new CharLlama(vocabulary.Length, Layers, Hidden, Heads, KvHeads, Ffn, Context, checkpointed);
     model.to(dtype);
     return model;
-}
-var plain = Build(checkpointed: false);
-var remat = Build(checkpointed: true);
-var plainOptimizer = optim.AdamW(plain.parameters(), 3e-3);
-var rematOptimizer = optim.AdamW(remat.parameters(), 3e-3);
+});
 
 var batches = new Random(7);
 long plainPeak = 0, rematPeak = 0;

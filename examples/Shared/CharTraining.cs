@@ -19,6 +19,22 @@ internal static class CharTraining
         return (text, vocabulary, [.. text.Select(c => index[c])]);
     }
 
+    /// <summary>
+    /// The plain model and the checkpointed one, each made by <paramref name="build"/> (given whether to checkpoint) from
+    /// the same seed, so their weights are equal, with an AdamW optimizer each.
+    /// </summary>
+    public static (T Plain, T Remat, optim.Optimizer PlainOptimizer, optim.Optimizer RematOptimizer) Pair<T>(Func<bool, T> build)
+        where T : nn.Module
+    {
+        T Built(bool checkpointed)
+        {
+            random.manual_seed(1);
+            return build(checkpointed);
+        }
+        var (plain, remat) = (Built(checkpointed: false), Built(checkpointed: true));
+        return (plain, remat, optim.AdamW(plain.parameters(), 3e-3), optim.AdamW(remat.parameters(), 3e-3));
+    }
+
     /// <summary>A batch of <paramref name="batch"/> random windows of <paramref name="context"/> tokens, and as target each window shifted by one.</summary>
     public static (Tensor X, Tensor Y) Batch(Random random, long[] tokens, int batch, int context)
     {

@@ -1,13 +1,14 @@
 namespace Remat.Planners;
 
 /// <summary>
-/// The family of schedules of Remat's exact program: rotor's family (Beaumont et al. 2019; its program is the reference the tests and benchmarks hold this one to, tests/Reference) with the move it
-/// lacks, "consume a plain checkpoint with the last advance from it" (<c>Fn(s)</c>, the stages before the consumer's
-/// stop left to its caller), and with the way each interval holds its input made part of the state. An interval s..t
-/// (d_t held, or before the loss for the top interval s..L) holds x_{s-1} in one of two ways (<see cref="Holding"/>),
-/// runs its backward down to a stage (<see cref="Part.Down"/>), and is processed by one of three moves
-/// (<see cref="Move"/>). "Record a stage, then drop its plain input" (<c>Fe(s) Fn(s)</c>) is not in it: the record
-/// holds that input until B(s) (docs/model.md), so the move frees nothing. The recurrence is in docs/planners.md.
+/// The family of schedules of Remat's exact program: rotor's family (Beaumont et al. 2019; its program, in
+/// tests/Reference, is the baseline the tests and benchmarks hold this one to) with the move it lacks, "consume a plain
+/// checkpoint with the last advance from it" (<c>Fn(s)</c>, the stages before the consumer's stop left to its caller),
+/// and with the way each interval holds its input made part of the state. An interval s..t (d_t held, or before the
+/// loss for the top interval s..L) holds x_{s-1} in one of two ways (<see cref="Holding"/>), runs its backward down to
+/// a stage (<see cref="Part.Down"/>), and is processed by one of three moves (<see cref="Move"/>). "Record a stage,
+/// then drop its plain input" (<c>Fe(s) Fn(s)</c>) is not in it: the record holds that input until B(s)
+/// (docs/model.md), so the move frees nothing. The recurrence is in docs/planners.md.
 /// </summary>
 internal static class ExactFamily
 {
